@@ -1,0 +1,39 @@
+# Two entry points: `make run` (index VIDEOS on the embedded default) and `make test`.
+# Both install what they need: ffmpeg and fpcalc from apt when missing, a virtualenv with the project.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+VIDEOS ?= data/videos
+# The CPU build of torch; GPU machines install CUDA torch and `.[gpu]` instead (see README).
+TORCH ?= torch==2.13.0
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test setup system-deps bench clean
+
+run: setup
+	@mkdir -p "$(VIDEOS)"
+	@[ -n "$$(ls -A "$(VIDEOS)")" ] || echo "note: $(VIDEOS) is empty; put videos there or run make run VIDEOS=/path/to/videos"
+	$(BIN)/vidsearch index "$(VIDEOS)"
+
+test: setup
+	$(BIN)/python -m pytest
+
+setup: system-deps $(VENV)/.installed
+
+system-deps:
+	@if ! command -v ffmpeg >/dev/null || ! command -v fpcalc >/dev/null; then \
+	  echo "installing ffmpeg and libchromaprint-tools"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg libchromaprint-tools >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[test]"
+	@touch $@
+
+bench: setup
+	$(BIN)/python bench/index_bench.py $(VIDEOS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

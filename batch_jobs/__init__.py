@@ -1,0 +1,1 @@
+"""Ray Data jobs: thin pipelines over vidsearch's core objects."""

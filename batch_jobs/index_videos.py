@@ -1,0 +1,241 @@
+"""The bulk indexing job: a folder (or URIs) of videos becomes frame points in Qdrant.
+
+    python -m batch_jobs.index_videos PATH... [--config FILE] [--data-dir DIR] [--json]
+
+Runs on the Ray cluster named by RAY_ADDRESS (so `ray job submit --working-dir . -- python -m
+batch_jobs.index_videos /mnt/videos` works), else on a local Ray. Stages, all streaming:
+discover -> checksum + probe -> plan against the store -> decode + copy vectors + thumbnails + audio
+fingerprint (one task per video) -> semantic embedding (actor pool, GPU-sized batches) -> writer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vidsearch.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+EXIT_FAILED_FILES = 3
+EXIT_ERROR = 2
+
+
+@dataclass
+class IndexSummary:
+    indexed: int = 0
+    skipped: int = 0
+    moved: int = 0
+    removed: int = 0
+    failed: list[dict] = field(default_factory=list)  # {"path", "reason"}
+    frames: int = 0
+    video_seconds: float = 0.0
+    wall_s: float = 0.0
+    semantic_model: str | None = None
+    semantic_missing: str | None = None
+
+    def as_json(self) -> dict:
+        out = dict(self.__dict__)
+        out["frames_per_s"] = round(self.frames / self.wall_s, 1) if self.wall_s else 0.0
+        out["video_seconds"] = round(self.video_seconds, 3)
+        out["wall_s"] = round(self.wall_s, 3)
+        return out
+
+
+def run_index(paths: list[str], settings: Settings, show_progress: bool = True) -> IndexSummary:
+    import ray
+
+    from batch_jobs.ray_env import connect_ray
+    from batch_jobs.stages import SemanticStage, decode_segments, inspect_file
+    from vidsearch.embedders.semantic import ModelUnavailable, model_image_size, model_vector_size, resolve_model
+    from vidsearch.frame_batches import frame_count, segments
+    from vidsearch.media.files import discover
+    from vidsearch.media.probe import VideoMetadata
+    from vidsearch.media.thumbnails import ThumbnailStore
+    from vidsearch.plan import Inspected, make_plan
+    from vidsearch.store.owner import open_store
+    from vidsearch.store.records import VideoRecord
+    from vidsearch.writer import IndexWriter
+
+    started = time.perf_counter()
+    summary = IndexSummary()
+    candidates = [c for p in paths for c in discover([p])]
+    connect_ray()
+    # The job prints its own progress and summary; Ray Data's per-dataset logs would bury them.
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    # Rows are small (a thumbnail and a few vectors): with the default 128 MiB blocks a whole
+    # video would pile up in its task before the writer saw any of it.
+    context.target_max_block_size = 2 * 2**20
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    model_dir, image_size = None, None
+    if settings.semantic.enabled:
+        try:
+            model_dir = resolve_model(settings.semantic.model, settings.semantic.revision)
+            image_size = model_image_size(model_dir)
+            # A new collection is sized for the model; without one, semantic.dim decides.
+            settings = settings.model_copy(
+                update={"semantic": settings.semantic.model_copy(update={"dim": model_vector_size(model_dir)})}
+            )
+            summary.semantic_model = settings.semantic.model
+        except ModelUnavailable as e:
+            summary.semantic_missing = f"{e} This run indexed copy vectors, thumbnails and audio only."
+    store = open_store(settings)
+    if model_dir is not None:
+        store.check_semantic_size(settings.semantic.dim, settings.semantic.model)
+    thumbnails = ThumbnailStore(settings.thumbnails_dir, settings.sampling.fps)
+
+
+    inspected = []
+    if candidates:
+        rows = (
+            ray.data.from_items(
+                [{"path": c.path, "size_bytes": c.size_bytes} for c in candidates],
+                override_num_blocks=min(len(candidates), 256),
+            )
+            .map(inspect_file)
+            .take_all()
+        )
+        for row in rows:
+            meta = VideoMetadata.model_validate_json(row["metadata"]) if row["metadata"] else None
+            inspected.append(
+                Inspected(row["path"], row["size_bytes"], row["checksum"] or None, meta, row["error"] or None)
+            )
+    inspected.sort(key=lambda i: i.path)
+    plan = make_plan(inspected, store, summary.semantic_model, settings.sampling.fps)
+
+    for vid in plan.stale:
+        store.delete_video(vid)
+        thumbnails.delete(vid)
+    for vid, new_path in plan.moved:
+        store.move_video(vid, new_path)
+    for item in plan.failed:
+        if item.video_id:
+            store.put_video(
+                VideoRecord(
+                    video_id=item.video_id, path=item.path, checksum=item.checksum,
+                    size_bytes=item.size_bytes, status="failed", error=item.error,
+                )
+            )
+        summary.failed.append({"path": item.path, "reason": item.error})
+    for record in plan.records:
+        store.delete_frames(record.video_id)  # leftovers of an interrupted or outdated run
+        store.put_video(record)
+    summary.skipped, summary.moved, summary.removed = len(plan.skipped), len(plan.moved), len(plan.stale)
+
+    if plan.to_index:
+        fps = settings.sampling.fps
+        videos = {r.video_id: (r.frame_payload(), frame_count(r.metadata, fps)) for r in plan.records}
+        writer = IndexWriter(store, thumbnails, videos, summary.semantic_model)
+        job = settings.job
+        parts = [seg for t in plan.to_index for seg in segments(t, fps, settings.sampling.segment_s)]
+        ds = ray.data.from_items(
+            [
+                {"video_id": p.video_id, "path": p.path, "metadata": p.metadata.model_dump_json(), "first": p.first, "end": p.end}
+                for p in parts
+            ],
+            override_num_blocks=len(parts),
+        )
+        ds = ds.map_batches(
+            decode_segments,
+            batch_size=1,
+            fn_kwargs={"settings": settings, "image_size": image_size},
+            num_cpus=1,
+            concurrency=job.decode_concurrency,
+        )
+        if model_dir is not None:
+            ds = ds.map_batches(
+                SemanticStage,
+                fn_constructor_kwargs={
+                    "model_dir": str(model_dir),
+                    "device": settings.semantic.device,
+                    "dtype": settings.semantic.dtype,
+                },
+                batch_size=job.embed_batch_size,
+                concurrency=job.embed_concurrency,
+                num_gpus=job.embed_num_gpus,
+                num_cpus=0 if job.embed_num_gpus else 1,
+            )
+        bar = _progress_bar(show_progress, len(plan.to_index), sum(total for _, total in videos.values()))
+        for batch in ds.iter_batches(batch_size=job.write_batch_size, batch_format="numpy", prefetch_batches=2):
+            writer.write(batch)
+            bar(len(writer.result.complete) + len(writer.result.failed), writer.frames_written)
+        bar(None, None)
+        for vid in writer.unfinished():
+            writer.fail(vid, "the pipeline ended before all frames were written")
+        by_id = {t.video_id: t for t in plan.to_index}
+        for vid, frames in writer.result.complete.items():
+            summary.indexed += 1
+            summary.frames += frames
+            summary.video_seconds += by_id[vid].metadata.duration_s
+        for vid, reason in writer.result.failed.items():
+            summary.failed.append({"path": by_id[vid].path, "reason": reason})
+    summary.wall_s = time.perf_counter() - started
+    return summary
+
+
+def _progress_bar(enabled: bool, videos: int, frames: float):
+    from tqdm import tqdm
+
+    bar = tqdm(total=round(frames), unit="frame", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+
+    def update(done: int | None, written: int | None) -> None:
+        if done is None:
+            bar.close()
+            return
+        bar.set_postfix_str(f"{done}/{videos} videos")
+        bar.update(written - bar.n)
+
+    return update
+
+
+def print_summary(summary: IndexSummary, as_json: bool) -> None:
+    if summary.semantic_missing:
+        typer.echo(f"note: {summary.semantic_missing}", err=True)
+    if as_json:
+        typer.echo(json.dumps(summary.as_json()))
+        return
+    s = summary.as_json()
+    hours = summary.video_seconds / 3600
+    typer.echo(
+        f"indexed {summary.indexed}, skipped {summary.skipped} (moved {summary.moved}), "
+        f"failed {len(summary.failed)}; {summary.frames} frames from {hours:.2f} h of video "
+        f"in {summary.wall_s:.1f} s ({s['frames_per_s']} frames/s)"
+    )
+    for item in summary.failed:
+        typer.echo(f"  failed: {item['path']}: {item['reason']}")
+
+
+def index_command(
+    paths: Annotated[list[str], typer.Argument(help="video files, folders or fsspec URIs")],
+    config: Annotated[Optional[Path], typer.Option("--config", help="YAML settings file")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="where the embedded store lives")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object")] = False,
+) -> None:
+    """Index videos: checksum, probe, decode at the configured rate, embed, fingerprint, store."""
+    from vidsearch.store.errors import StoreError
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(config, data_dir=data_dir)
+        summary = run_index(paths, settings, show_progress=not as_json or sys.stderr.isatty())
+    except (ConfigError, StoreError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    print_summary(summary, as_json)
+    raise typer.Exit(EXIT_FAILED_FILES if summary.failed else 0)
+
+
+def main() -> None:
+    typer.run(index_command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Ray Data stages: callables mapping numpy batches, each a shell over a core object."""
+
+from __future__ import annotations
+
+
+
+import numpy as np
+
+from vidsearch.config import Settings
+from vidsearch.embedders.semantic import SemanticEmbedder
+from vidsearch.frame_batches import Segment, segment_batches
+from vidsearch.media.files import checksum, local_copy, read_head, sniff_container
+from vidsearch.media.probe import MediaError, VideoMetadata, probe
+
+
+def inspect_file(row: dict) -> dict:
+    """Checksum and probe one discovered file; a bad file gets `error` instead of metadata."""
+    path = row["path"]
+    out = {"path": path, "size_bytes": row["size_bytes"], "checksum": "", "metadata": "", "error": ""}
+    try:
+        out["checksum"] = checksum(path)
+        if row["size_bytes"] == 0:
+            out["error"] = "empty file (0 bytes)"
+        elif sniff_container(read_head(path)) is None:
+            out["error"] = "not a video: the content matches no video container format"
+        else:
+            with local_copy(path) as local:
+                out["metadata"] = probe(local).model_dump_json()
+    except MediaError as e:
+        out["error"] = str(e)
+    except OSError as e:
+        out["error"] = f"cannot read file: {e.strerror or e}"
+    return out
+
+
+def decode_segments(batch: dict[str, np.ndarray], settings: Settings, image_size: int | None):
+    """One input row per segment of a video; yields its frame batches as they are decoded."""
+    for i in range(len(batch["video_id"])):
+        meta = VideoMetadata.model_validate_json(batch["metadata"][i])
+        seg = Segment(str(batch["video_id"][i]), str(batch["path"][i]), meta, int(batch["first"][i]), int(batch["end"][i]))
+        yield from segment_batches(seg, settings, image_size)
+
+
+class SemanticStage:
+    """Embeds the frames of each batch on this actor's device; the model loads once per actor."""
+
+    def __init__(self, model_dir: str, device: str, dtype: str):
+        self.embedder = SemanticEmbedder(model_dir, device=device, dtype=dtype)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        pixels = batch.pop("pixels")
+        wanted = (batch["frame_index"] >= 0) & batch["keep_semantic"]
+        vectors = np.zeros((len(pixels), self.embedder.dim), dtype=np.float32)
+        if wanted.any():
+            vectors[wanted] = self.embedder.embed_images(pixels[wanted])
+        batch["semantic"] = vectors
+        return batch
+
+

@@ -1,0 +1,124 @@
+"""Indexing throughput and memory against the decode floor, side by side in one run.
+
+    python bench/index_bench.py VIDEO_DIR [--short CLIP] [--long VIDEO] [--decoder decord pyav]
+
+1. Decode floor: `ffmpeg -i f -f null -` per file, one after another (all cores, as ffmpeg likes).
+2. `vidsearch index VIDEO_DIR` into a fresh data dir, start-up included, once per decoder.
+3. Peak RSS of the whole process tree (driver, Ray, workers) and of the largest single process,
+   indexing a long video and a short clip, so memory growth with video length shows as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+VIDSEARCH = str(Path(sys.executable).with_name("vidsearch"))
+
+
+def decode_floor(files: list[Path]) -> float:
+    started = time.perf_counter()
+    for f in files:
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(f), "-f", "null", "-"], check=True)
+    return time.perf_counter() - started
+
+
+class PeakRss:
+    """Samples the RSS of a process and all its descendants (Ray starts several)."""
+
+    def __init__(self, pid: int):
+        self.root = psutil.Process(pid)
+        self.tree_peak = 0
+        self.process_peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                procs = [self.root, *self.root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            sizes = []
+            for p in procs:
+                try:
+                    sizes.append(p.memory_info().rss)
+                except psutil.NoSuchProcess:
+                    pass
+            self.tree_peak = max(self.tree_peak, sum(sizes))
+            self.process_peak = max(self.process_peak, max(sizes, default=0))
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_index(target: Path, decoder: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="vidsearch-bench-") as data_dir:
+        env = {**os.environ, "VIDSEARCH_SAMPLING__DECODER": decoder, "RAY_ADDRESS": ""}
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [VIDSEARCH, "index", str(target), "--data-dir", data_dir, "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+        )
+        rss = PeakRss(proc.pid)
+        out, _ = proc.communicate()
+        wall = time.perf_counter() - started
+        rss.stop()
+    summary = json.loads(out)
+    return {
+        "wall_s": wall,
+        "frames": summary["frames"],
+        "indexed": summary["indexed"],
+        "tree_rss_mb": rss.tree_peak / 2**20,
+        "process_rss_mb": rss.process_peak / 2**20,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("videos", type=Path)
+    parser.add_argument("--decoder", nargs="+", default=["decord", "pyav"])
+    parser.add_argument("--short", type=Path, help="a ~30 s clip for the memory ratio")
+    parser.add_argument("--long", type=Path, help="a ~10 min video for the memory ratio")
+    args = parser.parse_args()
+    files = sorted(p for p in args.videos.iterdir() if p.is_file() and not p.name.startswith("."))
+    seconds = sum(
+        float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(f)],
+                             capture_output=True, text=True).stdout or 0)
+        for f in files
+    )
+    print(f"{len(files)} files, {seconds / 60:.1f} min of video")
+    floor = decode_floor(files)
+    print(f"decode floor (ffmpeg -f null, per file): {floor:.1f} s")
+    for decoder in args.decoder:
+        r = run_index(args.videos, decoder)
+        print(
+            f"vidsearch index [{decoder}]: {r['wall_s']:.1f} s = {r['wall_s'] / floor:.2f}x floor, "
+            f"{r['frames'] / r['wall_s']:.1f} frames/s, {seconds / r['wall_s']:.0f}x real time, "
+            f"peak RSS tree {r['tree_rss_mb']:.0f} MiB, largest process {r['process_rss_mb']:.0f} MiB"
+        )
+    if args.short and args.long:
+        for decoder in args.decoder:
+            short, long = run_index(args.short, decoder), run_index(args.long, decoder)
+            print(
+                f"peak RSS [{decoder}] long/short: tree {long['tree_rss_mb']:.0f}/{short['tree_rss_mb']:.0f} MiB "
+                f"= {long['tree_rss_mb'] / short['tree_rss_mb']:.2f}x; largest process "
+                f"{long['process_rss_mb']:.0f}/{short['process_rss_mb']:.0f} MiB "
+                f"= {long['process_rss_mb'] / short['process_rss_mb']:.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()

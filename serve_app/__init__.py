@@ -1,0 +1,1 @@
+"""Ray Serve application: HTTP search and clip matching over the index."""

@@ -1,0 +1,58 @@
+"""The copy descriptor must survive what a re-upload does to a frame, and still tell frames apart."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from vidsearch.embedders.copy import DIM, content_box, copy_descriptor, copy_descriptors
+from vidsearch.media.frames import iter_frames
+from vidsearch.media.probe import probe
+
+TRANSFORMS = {
+    "crf35_240p": ["-vf", "scale=-2:240", "-crf", "35"],
+    "letterbox": ["-vf", "scale=640:270,pad=640:480:0:105"],
+    "crop10": ["-vf", "crop=iw*0.9:ih*0.9"],
+    "brighter": ["-vf", "eq=brightness=0.12:contrast=1.2"],
+}
+
+
+def vectors(path):
+    return copy_descriptors([f.image for f in iter_frames(str(path), probe(str(path)))])
+
+
+def test_shape_and_norm():
+    rng = np.random.default_rng(0)
+    v = copy_descriptor(rng.integers(0, 255, (120, 200, 3), dtype=np.uint8))
+    assert v.shape == (DIM,) and v.dtype == np.float32
+    assert np.linalg.norm(v) == pytest.approx(1, abs=1e-5)
+    flat = copy_descriptor(np.zeros((90, 160, 3), np.uint8))
+    assert np.linalg.norm(flat) == pytest.approx(1)
+
+
+def test_letterbox_is_cut_away():
+    grey = np.full((100, 200), 120.0)
+    grey[:20] = grey[-20:] = 0
+    assert content_box(grey) == (20, 80, 0, 200)
+
+
+@pytest.mark.parametrize("name", TRANSFORMS)
+def test_robust_to_reencoding(shared_videos, tmp_path, name):
+    src = shared_videos / "tears_of_steel_battle_clip.webm"
+    out = tmp_path / f"{name}.mp4"
+    cmd = ["ffmpeg", "-v", "error", "-i", str(src), "-t", "30", *TRANSFORMS[name], "-an", "-c:v", "libx264", "-preset", "ultrafast"]
+    if "-crf" not in TRANSFORMS[name]:
+        cmd += ["-crf", "23"]
+    subprocess.run([*cmd, str(out)], check=True)
+    original, copied = vectors(src)[:30], vectors(out)[:30]
+    sims = copied @ original.T
+    same_second = np.diag(sims)
+    # Most frames find their own second; the rest are close in time (similar shots).
+    assert np.median(same_second) > 0.9
+    assert np.mean(np.abs(sims.argmax(axis=1) - np.arange(len(sims))) <= 1) > 0.8
+
+
+def test_unrelated_videos_differ(shared_videos):
+    a = vectors(shared_videos / "bbb_opening_480p_30s.mp4")
+    b = vectors(shared_videos / "people_walking_one_by_one.mp4")
+    assert np.median((a @ b.T).max(axis=1)) < 0.8

@@ -1,0 +1,100 @@
+"""Planning an index run and writing its rows, against a real local store, without Ray."""
+
+import numpy as np
+import pytest
+
+from vidsearch.config import QdrantSettings
+from vidsearch.embedders.copy import DIM
+from vidsearch.frame_batches import _batch, failure_batch
+from vidsearch.media.probe import VideoMetadata
+from vidsearch.media.thumbnails import ThumbnailStore
+from vidsearch.plan import Inspected, make_plan
+from vidsearch.store import VideoStore, ids
+from vidsearch.writer import IndexWriter
+
+META = VideoMetadata(
+    container="mp4", duration_s=4.0, width=320, height=240, coded_width=320, coded_height=240,
+    fps=25, variable_frame_rate=False, video_codec="h264",
+)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = VideoStore.open(QdrantSettings(), tmp_path / "q", semantic_dim=8)
+    yield s
+    s.close()
+
+
+def seen(path, checksum, error=None):
+    return Inspected(str(path), 100, checksum, None if error else META, error)
+
+
+def finish(store, plan, model=None):
+    for r in plan.records:
+        store.put_video(r)
+        store.set_status(r.video_id, "complete", frames=4, semantic_model=model)
+
+
+def test_plan_rules(tmp_path, store):
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    a.write_bytes(b"x")
+    first = make_plan([seen(a, "c1"), seen(b, "c2"), seen(tmp_path / "bad.mp4", "c3", "not a video")], store, None, 1.0)
+    assert [t.path for t in first.to_index] == [str(a), str(b)]
+    assert [f.error for f in first.failed] == ["not a video"]
+    finish(store, first)
+
+    again = make_plan([seen(a, "c1")], store, None, 1.0)
+    assert again.to_index == [] and again.skipped == [(str(a), "unchanged")]
+
+    moved = tmp_path / "moved.mp4"  # b's content at a new path while b is gone: a move
+    assert make_plan([seen(moved, "c2")], store, None, 1.0).moved == [(ids.video_id("c2"), str(moved))]
+
+    changed = make_plan([seen(a, "c9")], store, None, 1.0)  # a's content changed
+    assert changed.stale == [ids.video_id("c1")] and [t.video_id for t in changed.to_index] == [ids.video_id("c9")]
+
+    copy = tmp_path / "copy.mp4"  # the same content at a second path that still exists
+    dup = make_plan([seen(a, "c1"), seen(copy, "c1")], store, None, 1.0)
+    assert dup.skipped[-1] == (str(copy), f"same content as {a}")
+
+    # Once a semantic model is available, videos indexed without it are indexed again.
+    assert [t.path for t in make_plan([seen(a, "c1")], store, "siglip", 1.0).to_index] == [str(a)]
+
+
+def rows(vid, indexes, audio=False):
+    out = []
+    for i in indexes:
+        row = {"frame_index": i, "second": float(i), "copy": np.ones(DIM, np.float32), "thumb": b"\xff\xd8jpeg", "keep_semantic": True}
+        out.append(row)
+    if audio:  # the first segment's last row carries the audio result
+        out[-1].update(audio="fingerprinted", fingerprint="AQID")
+    return _batch(vid, out, None)
+
+
+def test_writer_completes_only_when_every_frame_is_in(tmp_path, store):
+    vid = ids.video_id("w")
+    plan = make_plan([seen(tmp_path / "w.mp4", "w")], store, None, 1.0)
+    store.put_video(plan.records[0])
+    thumbs = ThumbnailStore(tmp_path / "thumbs", fps=1.0)
+    writer = IndexWriter(store, thumbs, {vid: (plan.records[0].frame_payload(), 4)}, None)
+    writer.write(rows(vid, [3]))  # a later segment arrives first
+    writer.write(rows(vid, [0, 1], audio=True))
+    assert store.get_video(vid).status == "indexing" and writer.unfinished() == [vid]
+    writer.write(rows(vid, [2]))
+    record = store.get_video(vid, with_fingerprint=True)
+    assert (record.status, record.frames, record.audio, record.fingerprint) == ("complete", 4, "fingerprinted", "AQID")
+    assert store.count_frames(vid) == 4
+    assert thumbs.at(vid, 2.2).read_bytes() == b"\xff\xd8jpeg" and thumbs.at(vid, 99) is None
+
+
+def test_writer_failure_removes_partial_work(tmp_path, store):
+    vid = ids.video_id("f")
+    plan = make_plan([seen(tmp_path / "f.mp4", "f")], store, None, 1.0)
+    store.put_video(plan.records[0])
+    thumbs = ThumbnailStore(tmp_path / "thumbs", fps=1.0)
+    writer = IndexWriter(store, thumbs, {vid: (plan.records[0].frame_payload(), 3)}, None)
+    writer.write(rows(vid, [0, 1]))
+    writer.write(failure_batch(vid, "truncated or corrupt: ...", None))
+    writer.write(rows(vid, [2]))  # late frames of a failed video are dropped
+    record = store.get_video(vid)
+    assert record.status == "failed" and record.error.startswith("truncated")
+    assert store.count_frames(vid) == 0 and thumbs.at(vid, 0) is None

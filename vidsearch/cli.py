@@ -1,0 +1,60 @@
+"""The `vidsearch` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from batch_jobs.index_videos import EXIT_ERROR, index_command
+from vidsearch.config import ConfigError, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find any moment in a video library.")
+app.command("index")(index_command)
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML settings file")]
+DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="where the embedded store lives")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _store(config: Path | None, data_dir: Path | None):
+    from vidsearch.store.errors import StoreError
+    from vidsearch.store.owner import open_store
+
+    try:
+        return open_store(load_settings(config, data_dir=data_dir))
+    except (ConfigError, StoreError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+@app.command()
+def videos(config: ConfigOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """List indexed videos with their status."""
+    records = _store(config, data_dir).list_videos()
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json", exclude={"fingerprint"}) for r in records]))
+        return
+    for r in records:
+        meta = r.metadata
+        size = f"{meta.duration_s:7.1f}s {meta.width}x{meta.height} {meta.video_codec}" if meta else "-"
+        extra = f"  {r.error}" if r.error else ""
+        typer.echo(f"{r.video_id}  {r.status:9s} {r.frames:6d} frames  {size}  {r.path}{extra}")
+    typer.echo(f"{len(records)} videos")
+
+
+@app.command()
+def stats(config: ConfigOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Counts of videos, frames and failures in the index."""
+    figures = _store(config, data_dir).stats()
+    if as_json:
+        typer.echo(json.dumps(figures))
+        return
+    for key, value in figures.items():
+        typer.echo(f"{key:12s} {value}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,128 @@
+"""One typed settings model, loaded from YAML with environment overrides.
+
+Precedence, highest first: explicit overrides (CLI flags), environment (`VIDSEARCH_` prefix, `__` for
+nesting, plus the conventional `QDRANT_URL`), the YAML file, defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class QdrantSettings(BaseModel):
+    url: str | None = Field(None, description="Qdrant server URL; unset means local mode under data_dir")
+    api_key: str | None = None
+    timeout_s: float = 10.0
+    lock_wait_s: float = Field(10.0, ge=0, description="local mode: wait this long for a busy folder")
+    frames_collection: str = "vidsearch_frames"
+    videos_collection: str = "vidsearch_videos"
+
+
+class SamplingSettings(BaseModel):
+    fps: float = Field(1.0, gt=0, le=30, description="frames sampled per second of video")
+    decoder: Literal["decord", "pyav"] = Field("decord", description="first decoder; the other is the fallback")
+    max_side: int = Field(384, ge=64, le=1024, description="decoded frames fit in this square")
+    segment_s: float = Field(120.0, gt=0, description="videos are decoded in segments this long, in parallel")
+    chunk_frames: int = Field(16, ge=1, le=256, description="frames decoded per call; bounds memory")
+    chunk_timeout_s: float = Field(60.0, gt=0, description="decord deadline per chunk before fallback")
+    scene_dedup: bool = Field(False, description="skip semantic vectors for near-identical frames")
+    dedup_max_distance: int = Field(4, ge=0, le=64, description="dHash bits that still count as same")
+
+
+class SemanticSettings(BaseModel):
+    enabled: bool = True
+    model: str = Field("google/siglip-base-patch16-224", description="HF model id or local dir")
+    dim: int = Field(768, ge=1, description="vector size; checked against the model when it loads")
+    revision: str | None = None
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+
+
+class ThumbnailSettings(BaseModel):
+    max_side: int = Field(192, ge=32, le=512)
+    quality: int = Field(80, ge=10, le=95)
+
+
+class IndexJobSettings(BaseModel):
+    embed_batch_size: int = Field(64, ge=1, le=4096)
+    embed_concurrency: int = Field(1, ge=1)
+    embed_num_gpus: float = Field(0.0, ge=0, description="GPUs per embed actor; 0 runs on CPU")
+    decode_concurrency: int | None = Field(None, ge=1, description="parallel decode tasks; None=auto")
+    write_batch_size: int = Field(256, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VIDSEARCH_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Path("data")
+    qdrant: QdrantSettings = QdrantSettings()
+    sampling: SamplingSettings = SamplingSettings()
+    semantic: SemanticSettings = SemanticSettings()
+    thumbnails: ThumbnailSettings = ThumbnailSettings()
+    job: IndexJobSettings = IndexJobSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Init values come from the YAML file, so the environment must win over them.
+        return env_settings, init_settings
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.data_dir / "qdrant"
+
+    @property
+    def thumbnails_dir(self) -> Path:
+        return self.data_dir / "thumbnails"
+
+
+class ConfigError(ValueError):
+    """A config file or environment value is invalid; the message says which and why."""
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build settings from an optional YAML file, the environment and explicit overrides."""
+    data: dict[str, Any] = {}
+    if config_file is not None:
+        path = Path(config_file)
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        data = loaded or {}
+        data = data.get("vidsearch", data)  # job configs may nest settings under `vidsearch:`
+    if os.environ.get("QDRANT_URL") and not os.environ.get("VIDSEARCH_QDRANT__URL"):
+        data.setdefault("qdrant", {})["url"] = os.environ["QDRANT_URL"]
+    try:
+        settings = Settings(**data)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, config_file)) from None
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    return settings.model_copy(update=explicit) if explicit else settings
+
+
+def _describe(error: ValidationError, source: Path | str | None) -> str:
+    where = f" in {source}" if source else ""
+    lines = [f"invalid settings{where}:"]
+    for err in error.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        lines.append(f"  {loc}: {err['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Frame and text embedders: the weight-free copy descriptor and transformers models."""

@@ -1,0 +1,1 @@
+"""Reading media: finding video files, probing them, decoding frames, making thumbnails."""

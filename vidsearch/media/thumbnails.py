@@ -1,0 +1,44 @@
+"""Small JPEG thumbnails, one per sampled frame, stored as <dir>/<video_id>/<frame_index>.jpg."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def encode_thumbnail(image: np.ndarray, max_side: int = 192, quality: int = 80) -> bytes:
+    pic = Image.fromarray(image)
+    pic.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    out = io.BytesIO()
+    pic.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+class ThumbnailStore:
+    """Thumbnails on disk, addressable by video and second."""
+
+    def __init__(self, root: Path, fps: float):
+        self.root = Path(root)
+        self.fps = fps
+
+    def path(self, video_id: str, frame_index: int) -> Path:
+        return self.root / video_id / f"{frame_index:07d}.jpg"
+
+    def write(self, video_id: str, frame_index: int, jpeg: bytes) -> None:
+        target = self.path(video_id, frame_index)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(jpeg)
+        tmp.replace(target)  # readers never see half a file
+
+    def at(self, video_id: str, second: float) -> Path | None:
+        """The thumbnail of the sampled frame nearest to `second`, if it exists."""
+        target = self.path(video_id, max(0, round(second * self.fps)))
+        return target if target.exists() else None
+
+    def delete(self, video_id: str) -> None:
+        shutil.rmtree(self.root / video_id, ignore_errors=True)

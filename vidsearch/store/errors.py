@@ -1,0 +1,10 @@
+class StoreError(RuntimeError):
+    """The store cannot do what was asked; the message is meant for users."""
+
+
+class StoreUnavailable(StoreError):
+    """The Qdrant server cannot be reached."""
+
+
+class StoreBusy(StoreError):
+    """The embedded store's folder is held by another process."""

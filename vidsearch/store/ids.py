@@ -1,0 +1,16 @@
+"""Deterministic point ids: re-running a job overwrites points instead of duplicating them."""
+
+from __future__ import annotations
+
+import uuid
+
+NAMESPACE = uuid.UUID("6f1c3f0e-3b5e-5a8e-9a43-6d0b8c7a4e21")
+
+
+def video_id(checksum: str) -> str:
+    """A video is its content: the same bytes anywhere have one id, so a moved file keeps its index."""
+    return str(uuid.uuid5(NAMESPACE, f"video:{checksum}"))
+
+
+def frame_id(video: str, frame_index: int) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"frame:{video}:{frame_index}"))

@@ -1,0 +1,39 @@
+"""What the store keeps about each video."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from vidsearch.media.probe import VideoMetadata
+
+VideoStatus = Literal["indexing", "complete", "failed"]
+
+
+class VideoRecord(BaseModel):
+    video_id: str
+    path: str
+    checksum: str
+    size_bytes: int
+    status: VideoStatus
+    error: str | None = None
+    metadata: VideoMetadata | None = None
+    audio: str | None = None  # fingerprinted, silent, too_short, none, failed
+    fingerprint: str | None = None  # base64 little-endian uint32 chromaprint items
+    frames: int = 0
+    sampling_fps: float | None = None
+    semantic_model: str | None = None  # None: only copy vectors were indexed
+    updated_at: float | None = None
+
+    def frame_payload(self) -> dict:
+        """Fields copied onto every frame point so that searches can filter without a join."""
+        meta = self.metadata
+        return {
+            "video_id": self.video_id,
+            "path": self.path,
+            "duration_s": meta.duration_s if meta else None,
+            "width": meta.width if meta else None,
+            "height": meta.height if meta else None,
+            "codec": meta.video_codec if meta else None,
+        }

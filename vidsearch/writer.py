@@ -1,0 +1,98 @@
+"""The end of the indexing pipeline: rows become thumbnails, frame points and finished records.
+
+Rows arrive in any order across videos and within one. A video is marked complete only when every
+one of its frames (a count known from its duration before decoding starts) and its audio result
+have been written, so a job killed midway leaves it `indexing`, and the next run indexes it again
+over the same deterministic ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vidsearch.media.thumbnails import ThumbnailStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Progress:
+    payload: dict
+    total: int
+    written: int = 0
+    audio: str | None = None
+    fingerprint: str | None = None
+
+
+@dataclass
+class WriteResult:
+    complete: dict[str, int] = field(default_factory=dict)  # video_id -> frames
+    failed: dict[str, str] = field(default_factory=dict)  # video_id -> reason
+
+
+class IndexWriter:
+    def __init__(self, store, thumbnails: ThumbnailStore, videos: dict[str, tuple[dict, int]], semantic_model: str | None):
+        """`videos` maps each video id to its frame payload and its expected frame count."""
+        self.store = store
+        self.thumbnails = thumbnails
+        self.semantic_model = semantic_model
+        self.result = WriteResult()
+        self._progress = {vid: _Progress(payload, total) for vid, (payload, total) in videos.items()}
+
+    @property
+    def frames_written(self) -> int:
+        return sum(p.written for p in self._progress.values())
+
+    def write(self, batch: dict[str, np.ndarray]) -> None:
+        errors = batch["error"]
+        for vid in dict.fromkeys(batch["video_id"]):  # each video of the batch, in order
+            if vid in self.result.failed or vid in self.result.complete:
+                continue  # frames of a video that already failed are dropped
+            rows = batch["video_id"] == vid
+            bad = rows & (errors != "")
+            if bad.any():
+                self.fail(vid, str(errors[bad][0]))
+                continue
+            self._write_frames(vid, {k: v[rows] for k, v in batch.items()})
+
+    def _write_frames(self, vid: str, rows: dict[str, np.ndarray]) -> None:
+        for index, jpeg in zip(rows["frame_index"], rows["thumb"]):
+            self.thumbnails.write(vid, int(index), jpeg)
+        semantic = rows.get("semantic")
+        progress = self._progress[vid]
+        progress.written += self.store.upsert_frames(
+            progress.payload,
+            rows["frame_index"],
+            rows["second"],
+            rows["copy"],
+            semantic,
+            rows["keep_semantic"] if semantic is not None else None,
+        )
+        audio = rows["audio"] != ""
+        if audio.any():
+            i = int(np.argmax(audio))
+            progress.audio = str(rows["audio"][i])
+            progress.fingerprint = str(rows["fingerprint"][i]) or None
+        if progress.audio is not None and progress.written >= progress.total:
+            self.store.set_status(
+                vid,
+                "complete",
+                frames=progress.total,
+                audio=progress.audio,
+                fingerprint=progress.fingerprint,
+                semantic_model=self.semantic_model,
+            )
+            self.result.complete[vid] = progress.total
+
+    def fail(self, vid: str, reason: str) -> None:
+        log.info("video %s failed: %s", vid, reason)
+        self.store.delete_frames(vid)
+        self.thumbnails.delete(vid)
+        self.store.set_status(vid, "failed", error=reason, frames=0)
+        self.result.failed[vid] = reason
+
+    def unfinished(self) -> list[str]:
+        return [v for v in self._progress if v not in self.result.complete and v not in self.result.failed]
