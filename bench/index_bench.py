@@ -6,6 +6,8 @@
 2. `vidsearch index VIDEO_DIR` into a fresh data dir, start-up included, once per decoder.
 3. Peak RSS of the whole process tree (driver, Ray, workers) and of the largest single process,
    indexing a long video and a short clip, so memory growth with video length shows as a ratio.
+4. With --semantic-base: the same index run with a randomly initialised SigLIP-B/16-224 (the
+   default model's architecture; weights do not change its cost) embedding every frame.
 """
 
 from __future__ import annotations
@@ -64,9 +66,22 @@ class PeakRss:
         self._thread.join()
 
 
-def run_index(target: Path, decoder: str) -> dict:
+def random_siglip_base(path: Path) -> Path:
+    """SigLIP-B/16-224's architecture with random weights, saved like a real checkpoint."""
+    import torch
+    from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel
+
+    torch.manual_seed(0)
+    SiglipModel(SiglipConfig()).save_pretrained(path)
+    SiglipImageProcessor(size={"height": 224, "width": 224}).save_pretrained(path)
+    return path
+
+
+def run_index(target: Path, decoder: str, model: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="vidsearch-bench-") as data_dir:
         env = {**os.environ, "VIDSEARCH_SAMPLING__DECODER": decoder, "RAY_ADDRESS": ""}
+        if model is not None:
+            env["VIDSEARCH_SEMANTIC__MODEL"] = str(model)
         started = time.perf_counter()
         proc = subprocess.Popen(
             [VIDSEARCH, "index", str(target), "--data-dir", data_dir, "--json"],
@@ -92,6 +107,7 @@ def main() -> None:
     parser.add_argument("--decoder", nargs="+", default=["decord", "pyav"])
     parser.add_argument("--short", type=Path, help="a ~30 s clip for the memory ratio")
     parser.add_argument("--long", type=Path, help="a ~10 min video for the memory ratio")
+    parser.add_argument("--semantic-base", action="store_true", help="also embed with SigLIP-B on this machine")
     args = parser.parse_args()
     files = sorted(p for p in args.videos.iterdir() if p.is_file() and not p.name.startswith("."))
     seconds = sum(
@@ -109,6 +125,15 @@ def main() -> None:
             f"{r['frames'] / r['wall_s']:.1f} frames/s, {seconds / r['wall_s']:.0f}x real time, "
             f"peak RSS tree {r['tree_rss_mb']:.0f} MiB, largest process {r['process_rss_mb']:.0f} MiB"
         )
+    if args.semantic_base:
+        with tempfile.TemporaryDirectory(prefix="siglip-b-") as model_dir:
+            model = random_siglip_base(Path(model_dir))
+            for decoder in args.decoder:
+                r = run_index(args.videos, decoder, model)
+                print(
+                    f"vidsearch index [{decoder}] + SigLIP-B: {r['wall_s']:.1f} s = {r['wall_s'] / floor:.2f}x floor, "
+                    f"{r['frames'] / r['wall_s']:.1f} frames/s embedded, peak RSS tree {r['tree_rss_mb']:.0f} MiB"
+                )
     if args.short and args.long:
         for decoder in args.decoder:
             short, long = run_index(args.short, decoder), run_index(args.long, decoder)

@@ -116,7 +116,10 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
     except ValidationError as e:
         raise ConfigError(_describe(e, config_file)) from None
     explicit = {k: v for k, v in overrides.items() if v is not None}
-    return settings.model_copy(update=explicit) if explicit else settings
+    if not explicit:
+        return settings
+    # model_validate checks the overrides without reading the environment again.
+    return Settings.model_validate({**settings.model_dump(), **explicit})
 
 
 def _describe(error: ValidationError, source: Path | str | None) -> str:

@@ -22,6 +22,8 @@ def test_discover_by_content_and_name(tmp_path, video_factory):
     (tmp_path / "fake.mp4").write_text("not a video")  # kept: it claims to be one
     (tmp_path / "notes.txt").write_text("ignored")
     (tmp_path / ".hidden.mp4").write_bytes(src.read_bytes())
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / ".cache" / "in_hidden_folder.mp4").write_bytes(src.read_bytes())
     found = {c.path.rsplit("/", 1)[-1]: c for c in discover([str(tmp_path)])}
     assert set(found) == {"clip.mp4", "no_extension", "fake.mp4"}
     assert found["clip.mp4"].size_bytes == src.stat().st_size

@@ -69,7 +69,8 @@ def discover(paths: Iterable[str]) -> Iterator[Candidate]:
         listing = [base] if fs.isfile(base) else sorted(fs.find(base, withdirs=False))
         for item in listing:
             name = os.path.basename(item)
-            if name.startswith("."):
+            # Hidden files and folders (caches, partial downloads) are not part of the library.
+            if any(part.startswith(".") for part in _relative_parts(item, base)):
                 continue
             full = _qualify(fs, item)
             if full in seen:
@@ -79,6 +80,11 @@ def discover(paths: Iterable[str]) -> Iterator[Candidate]:
             claims_video = Path(name).suffix.lower() in VIDEO_EXTENSIONS
             if claims_video or (size and _looks_like_video(fs, item)):
                 yield Candidate(path=full, size_bytes=size)
+
+
+def _relative_parts(item: str, base: str) -> list[str]:
+    rel = item[len(base):] if item.startswith(base) else os.path.basename(item)
+    return [p for p in rel.split("/") if p] or [os.path.basename(item)]
 
 
 def _qualify(fs: fsspec.AbstractFileSystem, item: str) -> str:
