@@ -149,6 +149,9 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
             fn_kwargs={"settings": settings, "image_size": image_size},
             num_cpus=1,
             concurrency=job.decode_concurrency,
+            # Spread decoding over nodes; the differing strategy also keeps Ray Data from fusing
+            # decoding into the embedder actors, which would serialise it behind the model.
+            scheduling_strategy="SPREAD",
         )
         if model_dir is not None:
             ds = ds.map_batches(
@@ -162,6 +165,7 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
                 concurrency=job.embed_concurrency,
                 num_gpus=job.embed_num_gpus,
                 num_cpus=0 if job.embed_num_gpus else 1,
+                scheduling_strategy="DEFAULT",
             )
         bar = _progress_bar(show_progress, len(plan.to_index), sum(total for _, total in videos.values()))
         for batch in ds.iter_batches(batch_size=job.write_batch_size, batch_format="numpy", prefetch_batches=2):

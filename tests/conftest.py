@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos"
+SHARED_VIDEOS = Path(
+    os.environ.get("VIDSEARCH_TEST_MEDIA", Path(__file__).resolve().parents[2] / "shared" / "media" / "videos")
+)
 
 # Distinct moving pictures: each lavfi source gives content the others do not resemble.
 SOURCES = {

@@ -97,3 +97,21 @@ def test_overstated_duration_is_padded_not_failed(video_factory):
     meta = probe(str(path)).model_copy(update={"duration_s": 11.5})  # the container claims more
     frames = list(iter_frames(str(path), meta))
     assert len(frames) == 12 and frames[-1].second == pytest.approx(frames[-2].second)
+
+
+def test_variable_frame_rate(tmp_path):
+    # 2 s at 25 fps, then 4 s at 5 fps: sample times must follow timestamps, not frame counts.
+    vfr = tmp_path / "vfr.mp4"  # MP4 keeps per-frame durations in its index, so ffprobe can tell
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-frames:v", "70",
+         "-vf", "setpts='if(lt(N,50),N/25,2+(N-50)/5)/TB'", "-fps_mode", "vfr", "-c:v", "libx264",
+         "-preset", "ultrafast", str(vfr)],
+        check=True,
+    )
+    meta = probe(str(vfr))
+    assert meta.variable_frame_rate
+    for decoder in ("decord", "pyav"):
+        frames = list(iter_frames(str(vfr), meta, decoder=decoder))
+        assert len(frames) == 6
+        for f in frames:
+            assert f.index - 0.2 <= f.second <= f.index + 1e-3, (decoder, f.index, f.second)

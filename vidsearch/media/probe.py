@@ -108,7 +108,8 @@ def parse_probe(info: dict) -> VideoMetadata:
         coded_height=coded_h,
         rotation=rotation,
         fps=round(fps, 3),
-        # avg and r differ when frame durations vary (phone footage, screen recordings).
+        # avg and r differ when frame durations vary (phone footage, screen recordings). Matroska
+        # headers carry no average, so there VFR goes unflagged; sampling uses timestamps anyway.
         variable_frame_rate=bool(avg and real and abs(avg - real) / real > 0.01),
         frame_count=_int(video.get("nb_frames")),
         video_codec=video.get("codec_name", "unknown"),

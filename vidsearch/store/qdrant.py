@@ -49,7 +49,10 @@ class VideoStore:
     def open(cls, settings: QdrantSettings, local_path: Path, semantic_dim: int) -> VideoStore:
         """Connect to the server in `settings.url`, or open local mode under `local_path`."""
         if settings.url:
-            client = QdrantClient(url=settings.url, api_key=settings.api_key, timeout=settings.timeout_s)
+            # The reachability check below replaces the client's version probe, which only warns.
+            client = QdrantClient(
+                url=settings.url, api_key=settings.api_key, timeout=settings.timeout_s, check_compatibility=False
+            )
             try:
                 client.get_collections()
             except Exception as e:
