@@ -58,3 +58,29 @@ def stats(config: ConfigOpt = None, data_dir: DataDirOpt = None, as_json: JsonOp
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def serve(
+    serve_config: Annotated[Path, typer.Option("--serve-config", help="Ray Serve config")] = Path("configs/serve.yaml"),
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Serve search and matching over HTTP (port 8000) on the local Ray cluster, starting it if needed.
+
+    The index job joins the same cluster, so videos indexed while it runs become searchable.
+    """
+    import os
+    import subprocess
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ)
+    if data_dir is not None or "VIDSEARCH_DATA_DIR" not in env:
+        # Ray's processes start elsewhere: give them the data dir as an absolute path.
+        env["VIDSEARCH_DATA_DIR"] = str((data_dir or Path("data")).resolve())
+    if not env.get("RAY_ADDRESS") and not Path("/tmp/ray/ray_current_cluster").exists():
+        subprocess.run(
+            [str(bin_dir / "ray"), "start", "--head", "--disable-usage-stats", "--include-dashboard=false"],
+            env=env, check=True, stdout=subprocess.DEVNULL,
+        )
+    os.execve(str(bin_dir / "serve"), [str(bin_dir / "serve"), "run", str(serve_config), "--address", "auto"], env)

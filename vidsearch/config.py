@@ -57,6 +57,12 @@ class IndexJobSettings(BaseModel):
     write_batch_size: int = Field(256, ge=1)
 
 
+class ServeSettings(BaseModel):
+    max_upload_mb: int = Field(200, ge=1, description="largest clip or image accepted")
+    api_key: str | None = Field(None, description="required in X-API-Key by mutating routes when set")
+    max_clip_s: float = Field(600.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VIDSEARCH_", env_nested_delimiter="__", extra="forbid"
@@ -68,6 +74,7 @@ class Settings(BaseSettings):
     semantic: SemanticSettings = SemanticSettings()
     thumbnails: ThumbnailSettings = ThumbnailSettings()
     job: IndexJobSettings = IndexJobSettings()
+    serve: ServeSettings = ServeSettings()
 
     @classmethod
     def settings_customise_sources(

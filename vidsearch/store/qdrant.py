@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,14 @@ from vidsearch.config import QdrantSettings
 from vidsearch.embedders.copy import DIM as COPY_DIM
 from vidsearch.store import ids
 from vidsearch.store.errors import StoreBusy, StoreError, StoreUnavailable
-from vidsearch.store.records import VideoRecord, VideoStatus
+from vidsearch.store.records import VideoRecord, VideoStatus, parent_dirs
 
 log = logging.getLogger(__name__)
 
 _FRAME_INDEXES = {
     "video_id": models.PayloadSchemaType.KEYWORD,
     "path": models.PayloadSchemaType.KEYWORD,
+    "dirs": models.PayloadSchemaType.KEYWORD,
     "second": models.PayloadSchemaType.FLOAT,
     "duration_s": models.PayloadSchemaType.FLOAT,
     "height": models.PayloadSchemaType.INTEGER,
@@ -35,6 +37,21 @@ _VIDEO_INDEXES = {
     "status": models.PayloadSchemaType.KEYWORD,
 }
 _NO_FINGERPRINT = models.PayloadSelectorExclude(exclude=["fingerprint"])
+_HIT_FIELDS = ["video_id", "path", "second", "frame_index"]
+
+
+@dataclass(frozen=True)
+class FrameHit:
+    video_id: str
+    path: str
+    second: float
+    frame_index: int
+    score: float
+
+    @classmethod
+    def from_point(cls, point) -> FrameHit:
+        p = point.payload
+        return cls(p["video_id"], p["path"], float(p["second"]), int(p["frame_index"]), float(point.score))
 
 
 class VideoStore:
@@ -159,7 +176,9 @@ class VideoStore:
     def move_video(self, video_id: str, path: str) -> None:
         """Record a new path for a video whose file moved; its frames follow."""
         self.client.set_payload(self.videos, {"path": path}, points=[video_id], wait=True)
-        self.client.set_payload(self.frames, {"path": path}, points=self._frames_of(video_id), wait=True)
+        self.client.set_payload(
+            self.frames, {"path": path, "dirs": parent_dirs(path)}, points=self._frames_of(video_id), wait=True
+        )
 
     def delete_video(self, video_id: str) -> None:
         self.delete_frames(video_id)
@@ -190,6 +209,40 @@ class VideoStore:
         if points:
             self.client.upsert(self.frames, points, wait=True)
         return len(points)
+
+    def search(
+        self, vector: np.ndarray, using: str, limit: int, query_filter: models.Filter | None = None
+    ) -> list[FrameHit]:
+        """Nearest frames to `vector` among the `using` vectors ("semantic" or "copy")."""
+        found = self.client.query_points(
+            self.frames,
+            query=np.asarray(vector, dtype=np.float32).tolist(),
+            using=using,
+            limit=limit,
+            query_filter=query_filter,
+            with_payload=_HIT_FIELDS,
+        ).points
+        return [FrameHit.from_point(p) for p in found]
+
+    def frame_vectors(self, video_id: str, using: str = "copy") -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, vectors) of a video's frames in time order: the input of clip alignment."""
+        points, offset, rows = [], None, []
+        while True:
+            points, offset = self.client.scroll(
+                self.frames,
+                scroll_filter=self._frames_of(video_id).filter,
+                limit=1024,
+                offset=offset,
+                with_payload=["second"],
+                with_vectors=[using],
+            )
+            rows.extend((p.payload["second"], p.vector[using]) for p in points if using in (p.vector or {}))
+            if offset is None:
+                break
+        rows.sort(key=lambda r: r[0])
+        seconds = np.array([r[0] for r in rows], dtype=np.float32)
+        vectors = np.array([r[1] for r in rows], dtype=np.float32).reshape(len(rows), -1)
+        return seconds, vectors
 
     def delete_frames(self, video_id: str) -> None:
         self.client.delete(self.frames, self._frames_of(video_id), wait=True)

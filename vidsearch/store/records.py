@@ -32,8 +32,17 @@ class VideoRecord(BaseModel):
         return {
             "video_id": self.video_id,
             "path": self.path,
+            "dirs": parent_dirs(self.path),
             "duration_s": meta.duration_s if meta else None,
             "width": meta.width if meta else None,
             "height": meta.height if meta else None,
             "codec": meta.video_codec if meta else None,
         }
+
+
+def parent_dirs(path: str) -> list[str]:
+    """Every folder above `path` ("/a/b/c.mp4" -> ["/", "/a", "/a/b"]): a keyword-indexable field
+    that makes "videos under this folder" an exact match instead of a prefix scan."""
+    parts = path.rstrip("/").split("/")[:-1]
+    dirs = ["/".join(parts[: i + 1]) or "/" for i in range(len(parts))]
+    return list(dict.fromkeys(dirs))

@@ -1,0 +1,225 @@
+"""The HTTP ingress and the graph: `build_app(args)` wires Api -> Embedder, Reranker, AudioVerifier.
+
+    serve run configs/serve.yaml        # or: vidsearch serve
+"""
+
+
+import io
+import logging
+import mimetypes
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from ray import serve
+from ray.exceptions import RayTaskError
+from ray.serve.handle import DeploymentHandle
+
+from serve_app.deployments import AudioVerifier, Embedder, Reranker, SemanticUnavailable
+from vidsearch.config import Settings, load_settings
+from vidsearch.filters import SearchFilters
+from vidsearch.media.probe import MediaError
+
+log = logging.getLogger(__name__)
+
+api = FastAPI(
+    title="vidsearch",
+    description="Find any moment in a video library: text, image and clip search.",
+    version="0.1.0",
+)
+
+
+class UserError(Exception):
+    def __init__(self, status: int, message: str):
+        self.status, self.message = status, message
+
+
+@api.exception_handler(UserError)
+async def _user_error(request: Request, exc: UserError) -> JSONResponse:
+    return JSONResponse(status_code=exc.status, content={"error": exc.message})
+
+
+@api.exception_handler(RequestValidationError)
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in exc.errors()]
+    details = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+    return JSONResponse(status_code=422, content={"error": "; ".join(problems), "details": details})
+
+
+@api.exception_handler(RayTaskError)
+async def _deployment_error(request: Request, exc: RayTaskError) -> JSONResponse:
+    # A deployment's error reaches the ingress wrapped, once per hop of the graph.
+    cause = _root_cause(exc)
+    if isinstance(cause, MediaError):
+        return JSONResponse(status_code=422, content={"error": str(cause)})
+    if isinstance(cause, SemanticUnavailable):
+        return JSONResponse(status_code=503, content={"error": str(cause), "capability": "semantic"})
+    log.error("request %s failed: %r", request.url.path, cause)
+    return JSONResponse(status_code=500, content={"error": f"internal error: {type(cause).__name__}"})
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = exc
+    while True:
+        inner = getattr(seen, "cause", None) or seen.__cause__
+        if inner is None or inner is seen:
+            return seen
+        seen = inner
+
+
+@serve.deployment
+@serve.ingress(api)
+class Api:
+    def __init__(self, embedder: DeploymentHandle, reranker: DeploymentHandle, audio: DeploymentHandle, settings: dict):
+        from vidsearch.media.thumbnails import ThumbnailStore
+        from vidsearch.store.owner import open_store
+
+        self.embedder, self.reranker, self.audio = embedder, reranker, audio
+        self.settings = Settings.model_validate(settings)
+        self.store = open_store(self.settings)
+        self.thumbnails = ThumbnailStore(self.settings.thumbnails_dir, self.settings.sampling.fps)
+
+    async def _upload(self, file: UploadFile) -> bytes:
+        limit = self.settings.serve.max_upload_mb * 2**20
+        data = await file.read(limit + 1)
+        if len(data) > limit:
+            raise UserError(413, f"upload larger than {self.settings.serve.max_upload_mb} MB")
+        if not data:
+            raise UserError(422, "the upload is empty (0 bytes)")
+        return data
+
+    @api.get("/health")
+    async def health(self) -> dict:
+        caps = await self.embedder.capabilities.remote()
+        return {
+            "status": "ok",
+            "capabilities": {
+                "text_search": caps["semantic"],
+                "image_search": caps["semantic"],
+                "clip_match": True,
+                "audio_verification": True,
+            },
+            "reasons": {} if caps["semantic"] else {"text_search": caps["semantic_reason"], "image_search": caps["semantic_reason"]},
+        }
+
+    @api.get("/search")
+    async def search(
+        self,
+        q: Annotated[str, Query(min_length=1, max_length=1000, description="what to look for")],
+        k: Annotated[int, Query(ge=1, le=100)] = 10,
+        group: Annotated[str | None, Query(pattern="^video$")] = None,
+        filters: Annotated[SearchFilters, Query()] = SearchFilters(),
+    ) -> dict:
+        if not q.strip():
+            raise UserError(422, "the query is empty")
+        vector = self.embedder.embed_text.remote(q.strip())
+        results = await self.reranker.search.remote(vector, k, filters.model_dump(), group == "video")
+        return {"results": results}
+
+    @api.post("/search/image")
+    async def search_image(
+        self,
+        file: UploadFile = File(...),
+        k: Annotated[int, Query(ge=1, le=100)] = 10,
+        group: Annotated[str | None, Query(pattern="^video$")] = None,
+    ) -> dict:
+        from PIL import Image, UnidentifiedImageError
+
+        data = await self._upload(file)
+        try:
+            image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        except (UnidentifiedImageError, OSError):
+            raise UserError(422, "the upload is not an image (PNG, JPEG, WebP...)") from None
+        vector = self.embedder.embed_image.remote(image)
+        results = await self.reranker.search.remote(vector, k, {}, group == "video")
+        return {"results": results}
+
+    @api.post("/match")
+    async def match(self, file: UploadFile = File(...), k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict:
+        data = await self._upload(file)
+        clip = self.embedder.describe_clip.remote(data)
+        visual = self.reranker.match.remote(clip, k)
+        return {"matches": await self.audio.verify.remote(data, visual)}
+
+    @api.get("/videos")
+    async def videos(self) -> dict:
+        records = self.store.list_videos()
+        return {"videos": [r.model_dump(mode="json", exclude={"fingerprint"}) for r in records]}
+
+    @api.get("/videos/{video_id}")
+    async def video(self, video_id: str) -> dict:
+        return self._record(video_id).model_dump(mode="json", exclude={"fingerprint"})
+
+    @api.delete("/videos/{video_id}")
+    async def delete_video(self, video_id: str, request: Request) -> dict:
+        self._authorise(request)
+        record = self._record(video_id)
+        self.store.delete_video(video_id)
+        self.thumbnails.delete(video_id)
+        return {"deleted": video_id, "path": record.path}
+
+    @api.get("/videos/{video_id}/thumbnail")
+    async def thumbnail(self, video_id: str, t: Annotated[float, Query(ge=0)] = 0.0) -> FileResponse:
+        self._record(video_id)
+        path = self.thumbnails.at(video_id, t)
+        if path is None:
+            raise UserError(404, f"no thumbnail at {t:.1f} s of video {video_id}")
+        return FileResponse(path, media_type="image/jpeg")
+
+    @api.get("/videos/{video_id}/stream")
+    async def stream(self, video_id: str) -> FileResponse:
+        record = self._record(video_id)
+        path = Path(record.path)
+        if not path.is_file():
+            raise UserError(404, f"the file of video {video_id} is no longer at {record.path}")
+        # FileResponse answers HTTP range requests, which players need to seek.
+        return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "video/mp4")
+
+    @api.get("/stats")
+    async def stats(self) -> dict:
+        return self.store.stats()
+
+    def _record(self, video_id: str):
+        record = self.store.get_video(video_id)
+        if record is None:
+            raise UserError(404, f"no video with id {video_id}")
+        return record
+
+    def _authorise(self, request: Request) -> None:
+        key = self.settings.serve.api_key
+        if key and request.headers.get("x-api-key") != key:
+            raise UserError(401, "this route needs the API key in the X-API-Key header")
+
+
+def build_app(args: dict) -> serve.Application:
+    """The application graph, from the `args:` of a Serve config (`config`, `data_dir`).
+
+    Deployed from a Serve config file, Serve applies that file's replicas and resources. Built in
+    Python (tests, benchmarks), `args["serve_config"]` names such a file to take them from.
+    """
+    settings = load_settings(args.get("config"), data_dir=args.get("data_dir"))
+    # Replicas may start in another working directory: pin the data dir down here.
+    plain = settings.model_dump(mode="json") | {"data_dir": str(settings.data_dir.resolve())}
+    options = deployment_options(args["serve_config"]) if args.get("serve_config") else {}
+
+    def configured(deployment):
+        return deployment.options(**options[deployment.name]) if deployment.name in options else deployment
+
+    return configured(Api).bind(
+        configured(Embedder).bind(plain),
+        configured(Reranker).bind(plain),
+        configured(AudioVerifier).bind(plain),
+        plain,
+    )
+
+
+def deployment_options(serve_config: str | Path, app: str = "vidsearch") -> dict[str, dict]:
+    """Per-deployment options (replicas, resources, autoscaling) from a Serve config file."""
+    import yaml
+
+    config = yaml.safe_load(Path(serve_config).read_text())
+    application = next(a for a in config["applications"] if a["name"] == app)
+    return {d["name"]: {k: v for k, v in d.items() if k != "name"} for d in application.get("deployments", [])}

@@ -1,0 +1,103 @@
+"""The model deployments: thin Ray Serve shells over vidsearch's core objects."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import numpy as np
+from ray import serve
+
+from vidsearch.config import Settings
+from vidsearch.filters import SearchFilters
+
+log = logging.getLogger(__name__)
+
+
+@serve.deployment
+class Embedder:
+    """Text and image towers of the semantic model, and the copy descriptor of uploaded clips."""
+
+    def __init__(self, settings: dict):
+        from vidsearch.embedders.semantic import ModelUnavailable, SemanticEmbedder, resolve_model
+
+        self.settings = Settings.model_validate(settings)
+        self.semantic = None
+        self.missing: str | None = None
+        if not self.settings.semantic.enabled:
+            self.missing = "semantic search is disabled in the configuration (semantic.enabled)"
+            return
+        try:
+            model_dir = resolve_model(self.settings.semantic.model, self.settings.semantic.revision)
+            self.semantic = SemanticEmbedder(model_dir, self.settings.semantic.device, self.settings.semantic.dtype)
+        except ModelUnavailable as e:
+            self.missing = str(e)
+            log.warning("%s", e)
+
+    def capabilities(self) -> dict:
+        return {"semantic": self.semantic is not None, "semantic_reason": self.missing}
+
+    def _require_semantic(self):
+        if self.semantic is None:
+            raise SemanticUnavailable(self.missing or "semantic model unavailable")
+        return self.semantic
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)
+    async def embed_text(self, texts: list[str]) -> list[np.ndarray]:
+        vectors = await asyncio.to_thread(self._require_semantic().embed_texts, texts)
+        return list(vectors)
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)
+    async def embed_image(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        semantic = self._require_semantic()
+        batch = np.stack([semantic.prepare_image(im) for im in images])
+        return list(await asyncio.to_thread(semantic.embed_images, batch))
+
+    def describe_clip(self, data: bytes):
+        from vidsearch.clips import clip_file, clip_vectors
+
+        with clip_file(data) as path:
+            return clip_vectors(path, fps=self.settings.sampling.fps, max_side=self.settings.sampling.max_side)
+
+
+class SemanticUnavailable(RuntimeError):
+    """Text or image search was asked for without a semantic model."""
+
+
+@serve.deployment
+class Reranker:
+    """Exact re-ranking of the store's candidates, and temporal alignment of clips against them."""
+
+    def __init__(self, settings: dict):
+        from vidsearch.store.owner import open_store
+
+        self.settings = Settings.model_validate(settings)
+        self.store = open_store(self.settings)
+
+    def search(self, vector: np.ndarray, k: int, filters: dict, group: bool) -> list[dict]:
+        from vidsearch.search import moments
+
+        return moments(self.store, vector, k, SearchFilters(**filters), group)
+
+    def match(self, clip, k: int) -> list[dict]:
+        from vidsearch.search import match_clip
+
+        return match_clip(self.store, clip.seconds, clip.copy, limit=k)
+
+
+@serve.deployment
+class AudioVerifier:
+    """Locates the clip's audio in each matched source's stored fingerprint."""
+
+    def __init__(self, settings: dict):
+        from vidsearch.store.owner import open_store
+
+        self.settings = Settings.model_validate(settings)
+        self.store = open_store(self.settings)
+
+    def verify(self, data: bytes, matches: list[dict]) -> list[dict]:
+        from vidsearch.clips import clip_file
+        from vidsearch.search import verify_audio
+
+        with clip_file(data) as path:
+            return verify_audio(self.store, path, matches)

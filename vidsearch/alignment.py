@@ -1,0 +1,298 @@
+"""Temporal alignment: where in which source video a query clip was cut from.
+
+PLACEHOLDER
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MATCH_THRESHOLD = 0.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of the query found in a source; seconds, ends exclusive."""
+
+    query_start_s: float
+    query_end_s: float
+    source_start_s: float
+    source_end_s: float
+    score: float
+    matched_frames: int
+
+
+@dataclass(frozen=True)
+class AlignParams:
+    """Knobs of the alignment. Similarities are cosines of unit vectors; lengths are frames."""
+
+    top_k: int = 5  # source frames each query frame votes for
+    vote_floor: float = 0.5  # a pair less similar than this casts no vote
+    tie_margin: float = 0.05  # source frames this close to a row's best are equally good to it
+    contrast_scale: float = 0.3  # best minus median similarity at which a frame votes fully
+    max_peaks: int = 8  # offsets walked per source
+    strong: float = 0.85  # a frame this similar is evidence of a copy
+    weak: float = 0.4  # a frame this similar continues a run (motion, sampling phase)
+    max_gap: int = 2  # frames below `weak` tolerated inside a run
+    min_frames: int = 3  # strong frames a run needs: one similar frame is never a match
+    length_prior: float = 1.0  # frames; the length factor is L / (L + length_prior)
+    null_sim: float = 0.95  # a query frame this close to a null vector carries no information
+
+
+DEFAULT_PARAMS = AlignParams()
+
+
+@functools.cache
+def flat_frame_vector() -> np.ndarray:
+    """The copy descriptor of a picture without structure (black, any uniform colour)."""
+    from vidsearch.embedders.copy import GRID, copy_descriptor
+
+    return copy_descriptor(np.zeros((GRID, GRID, 3), dtype=np.uint8))
+
+
+def default_null_vectors(dim: int) -> np.ndarray:
+    """Vectors that say nothing about where a frame comes from: for copy descriptors, the one
+    every flat frame gets (fades to black are in many videos); none for other embeddings."""
+    flat = flat_frame_vector()
+    return flat[None, :] if flat.shape[0] == dim else np.zeros((0, dim), dtype=np.float32)
+
+
+def informative_frames(query: np.ndarray, null_vectors: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> np.ndarray:
+    """False for the query frames that match a null vector."""
+    if len(null_vectors) == 0 or len(query) == 0:
+        return np.ones(len(query), dtype=bool)
+    return (query @ np.asarray(null_vectors, dtype=np.float32).T).max(axis=1) < params.null_sim
+
+
+def vote_weights(sim: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> np.ndarray:
+    """How much each query frame may say about the offset, in [0, 1].
+
+    A frame about as similar to many source frames as to its best one (a static shot, a black
+    screen) does not know where it is: it shares one vote among all of them. A frame whose
+    similarity is high everywhere (median close to its best) is damped further.
+    """
+    best = sim.max(axis=1)
+    ties = np.count_nonzero(sim >= np.maximum(params.vote_floor, best - params.tie_margin)[:, None], axis=1)
+    contrast = np.clip((best - np.median(sim, axis=1)) / params.contrast_scale, 0.0, 1.0)
+    return contrast / np.maximum(ties, 1)
+
+
+def vote_offsets(sim: np.ndarray, weights: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> np.ndarray:
+    """Hough votes per offset (source index - query index), smoothed by +-1 frame.
+
+    Entry k is offset k - (m - 1). Each query frame votes for the offsets of its top_k source
+    frames that pass vote_floor, in proportion to similarity times its weight.
+    """
+    m, n = sim.shape
+    k = min(params.top_k, n)
+    top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(sim, top, axis=1)
+    votes = np.where(vals >= params.vote_floor, vals, 0.0) * weights[:, None]
+    offsets = top - np.arange(m)[:, None] + (m - 1)
+    hist = np.bincount(offsets.ravel(), weights=votes.ravel(), minlength=m + n - 1)
+    # Sampling phase and frame-rate changes put a clip's frames on two neighbouring offsets.
+    return np.convolve(hist, np.ones(3), mode="same")
+
+
+def peak_offsets(votes: np.ndarray, m: int, params: AlignParams = DEFAULT_PARAMS) -> list[int]:
+    """The strongest offsets, more than 2 apart (each walk already covers +-1 around itself)."""
+    peaks: list[int] = []
+    for k in np.argsort(-votes, kind="stable"):
+        if votes[k] <= 0 or len(peaks) >= params.max_peaks:
+            break
+        if all(abs(int(k) - p) > 2 for p in peaks):
+            peaks.append(int(k))
+    return [p - (m - 1) for p in peaks]
+
+
+@dataclass(frozen=True)
+class _Diagonal:
+    """Per query frame, the best similarity near one offset; NaN where off the source."""
+
+    offset: int
+    sims: np.ndarray  # (m,) float
+    source_index: np.ndarray  # (m,) int, the source frame that gave it, -1 off the source
+
+
+def walk_diagonal(sim: np.ndarray, offset: int) -> _Diagonal:
+    """The best of source frames i+offset-1 .. i+offset+1 for every query frame i."""
+    m, n = sim.shape
+    rows = np.arange(m)
+    sims = np.full(m, np.nan)
+    source_index = np.full(m, -1)
+    for jitter in (0, -1, 1):  # 0 first, so that ties stay on the diagonal
+        cols = rows + offset + jitter
+        inside = (cols >= 0) & (cols < n)
+        vals = np.full(m, -np.inf)
+        vals[inside] = sim[rows[inside], cols[inside]]
+        better = inside & ~(vals <= sims)  # NaN compares False: a first value always wins
+        sims[better] = vals[better]
+        source_index[better] = cols[better]
+    return _Diagonal(offset, sims, source_index)
+
+
+def find_runs(sims: np.ndarray, informative: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> list[tuple[int, int]]:
+    """Stretches (first, last) of query frames along a diagonal that look like a copy.
+
+    A run goes on while frames reach `weak`, across gaps of at most max_gap frames below it,
+    and counts only if it holds min_frames frames that reach `strong`. NaN (off the source, or
+    given to another segment) ends a run; uninformative frames neither extend nor break one.
+    """
+    runs: list[tuple[int, int]] = []
+    first = last = None
+    gap = strong = 0
+    for i, s in enumerate(sims):
+        if np.isnan(s) or (first is not None and s < params.weak and informative[i] and gap == params.max_gap):
+            if first is not None and strong >= params.min_frames:
+                runs.append((first, last))
+            first = last = None
+            gap = strong = 0
+            continue
+        if not informative[i]:
+            continue
+        if s >= params.weak:
+            first = i if first is None else first
+            last, gap = i, 0
+            strong += s >= params.strong
+        elif first is not None:
+            gap += 1
+    if first is not None and strong >= params.min_frames:
+        runs.append((first, last))
+    return runs
+
+
+def score_run(sims: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> tuple[float, int]:
+    """(score, matched frames): the mean similarity of the frames that reach `weak`, times
+    L / (L + length_prior) for L such frames, so three similar frames score below twenty."""
+    matched = sims[sims >= params.weak]
+    n = len(matched)
+    if n == 0:
+        return 0.0, 0
+    return float(matched.mean()) * n / (n + params.length_prior), n
+
+
+@dataclass(frozen=True)
+class _Run:
+    key: Hashable
+    diagonal: _Diagonal
+    first: int
+    last: int
+    score: float
+    matched_frames: int
+
+
+def _best_run(
+    diagonals: list[tuple[Hashable, _Diagonal]], informative: np.ndarray, taken: np.ndarray, params: AlignParams
+) -> _Run | None:
+    best: _Run | None = None
+    for key, diag in diagonals:
+        sims = np.where(taken, np.nan, diag.sims)
+        for first, last in find_runs(sims, informative, params):
+            part = sims[first : last + 1][informative[first : last + 1]]
+            score, matched = score_run(part, params)
+            if best is None or score > best.score:
+                best = _Run(key, diag, first, last, score, matched)
+    return best
+
+
+def resolve(
+    diagonals: list[tuple[Hashable, _Diagonal]],
+    informative: np.ndarray,
+    threshold: float,
+    params: AlignParams = DEFAULT_PARAMS,
+) -> list[_Run]:
+    """Greedy by score: each query frame goes to at most one run. After a run is taken, the
+    others are cut back to the frames still free and scored again."""
+    taken = np.zeros(len(informative), dtype=bool)
+    chosen: list[_Run] = []
+    while (best := _best_run(diagonals, informative, taken, params)) and best.score >= threshold:
+        chosen.append(best)
+        taken[best.first : best.last + 1] = True
+    return chosen
+
+
+def _to_segment(run: _Run, seconds: np.ndarray, fps: float, params: AlignParams) -> Segment:
+    diag, rows = run.diagonal, np.arange(run.first, run.last + 1)
+    matched = diag.sims[rows] >= params.weak
+    # The query's samples fall between the source's: the mean of the offsets the jitter chose
+    # estimates that sub-frame phase better than the integer diagonal.
+    offset = float(np.mean((diag.source_index[rows] - rows)[matched]))
+    index = np.arange(len(seconds), dtype=np.float64)
+    return Segment(
+        query_start_s=run.first / fps,
+        query_end_s=(run.last + 1) / fps,
+        source_start_s=round(float(np.interp(run.first + offset, index, seconds)), 3),
+        source_end_s=round(float(np.interp(run.last + offset, index, seconds)) + 1.0 / fps, 3),
+        score=round(run.score, 4),
+        matched_frames=run.matched_frames,
+    )
+
+
+def _source_seconds(seconds: np.ndarray | None, n: int, fps: float) -> np.ndarray:
+    if seconds is None:
+        return np.arange(n, dtype=np.float64) / fps
+    seconds = np.asarray(seconds, dtype=np.float64)
+    if seconds.shape != (n,):
+        raise ValueError(f"source seconds have shape {seconds.shape}, expected ({n},)")
+    return seconds
+
+
+def _diagonals(query: np.ndarray, source: np.ndarray, informative: np.ndarray, params: AlignParams) -> list[_Diagonal]:
+    sim = query @ source.T
+    weights = vote_weights(sim, params) * informative
+    votes = vote_offsets(sim, weights, params)
+    return [walk_diagonal(sim, offset) for offset in peak_offsets(votes, len(query), params)]
+
+
+def _as_vectors(x: np.ndarray) -> np.ndarray:
+    return np.atleast_2d(np.asarray(x, dtype=np.float32))
+
+
+def match_clip(
+    query: np.ndarray,
+    candidates: Mapping[Hashable, tuple[np.ndarray, np.ndarray | None]],
+    fps: float = 1.0,
+    threshold: float = MATCH_THRESHOLD,
+    null_vectors: np.ndarray | None = None,
+    params: AlignParams = DEFAULT_PARAMS,
+) -> list[tuple[Hashable, Segment]]:
+    """Align the query (m x d) with every candidate {video_id: (vectors n x d, seconds or None)}
+    and give each query second to at most one (video, segment); best score first."""
+    query = _as_vectors(query)
+    if query.size == 0:
+        return []
+    nulls = default_null_vectors(query.shape[1]) if null_vectors is None else _as_vectors(null_vectors)
+    informative = informative_frames(query, nulls, params)
+    diagonals: list[tuple[Hashable, _Diagonal]] = []
+    seconds: dict[Hashable, np.ndarray] = {}
+    for video_id, (vectors, secs) in candidates.items():
+        vectors = _as_vectors(vectors)
+        if vectors.size == 0:
+            continue
+        seconds[video_id] = _source_seconds(secs, len(vectors), fps)
+        diagonals += [(video_id, d) for d in _diagonals(query, vectors, informative, params)]
+    runs = resolve(diagonals, informative, threshold, params)
+    log.debug("clip of %d frames: %d segments from %d candidates", len(query), len(runs), len(candidates))
+    return [(run.key, _to_segment(run, seconds[run.key], fps, params)) for run in runs]
+
+
+def align(
+    query: np.ndarray,
+    source: np.ndarray,
+    fps: float = 1.0,
+    source_seconds: np.ndarray | None = None,
+    threshold: float = MATCH_THRESHOLD,
+    null_vectors: np.ndarray | None = None,
+    params: AlignParams = DEFAULT_PARAMS,
+) -> list[Segment]:
+    """Where the query (m x d) occurs in one source (n x d): segments best first, disjoint in
+    query time, each scoring at least `threshold`."""
+    matches = match_clip(query, {0: (source, source_seconds)}, fps, threshold, null_vectors, params)
+    return [segment for _, segment in matches]

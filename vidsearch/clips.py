@@ -1,0 +1,58 @@
+"""Reading an uploaded clip: its copy vectors at the index's sampling rate and its audio fingerprint."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from vidsearch.embedders.copy import copy_descriptors
+from vidsearch.fingerprints import AudioFingerprint, fingerprint_audio
+from vidsearch.media.files import sniff_container
+from vidsearch.media.frames import iter_frames
+from vidsearch.media.probe import MediaError, VideoMetadata, probe
+
+
+@dataclass(frozen=True)
+class ClipVectors:
+    seconds: np.ndarray  # (m,) float32
+    copy: np.ndarray  # (m, 63) float32
+    metadata: VideoMetadata
+
+
+@contextlib.contextmanager
+def clip_file(data: bytes, suffix: str = ".bin") -> Iterator[str]:
+    """Uploaded bytes as a temporary file (ffprobe, decoders and fpcalc read files)."""
+    if not data:
+        raise MediaError("the upload is empty (0 bytes)")
+    if sniff_container(data[:512]) is None:
+        raise MediaError("the upload is not a video: its content matches no video container format")
+    fd, path = tempfile.mkstemp(prefix="vidsearch-clip-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: float = 600.0) -> ClipVectors:
+    meta = probe(path)
+    if meta.duration_s > max_seconds:
+        raise MediaError(f"the clip is {meta.duration_s:.0f} s long; clips of at most {max_seconds:.0f} s are matched")
+    frames = list(iter_frames(path, meta, fps=fps, max_side=max_side, decoder="pyav"))
+    return ClipVectors(
+        seconds=np.array([f.second for f in frames], dtype=np.float32),
+        copy=copy_descriptors([f.image for f in frames]),
+        metadata=meta,
+    )
+
+
+def clip_fingerprint(path: str, meta: VideoMetadata | None = None) -> AudioFingerprint:
+    has_audio = bool(meta.audio_tracks) if meta is not None else True
+    return fingerprint_audio(path, has_audio=has_audio)
