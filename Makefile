@@ -8,12 +8,21 @@ VIDEOS ?= data/videos
 TORCH ?= torch==2.13.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup system-deps bench clean
+DATA_DIR ?= data
 
+.PHONY: run stop test setup system-deps bench clean
+
+# Start a local Ray cluster (or reuse the running one), index VIDEOS into it, then serve on :8000.
+# The index job and the service share the cluster, and so the embedded store's single owner.
 run: setup
-	@mkdir -p "$(VIDEOS)"
+	@mkdir -p "$(VIDEOS)" "$(DATA_DIR)"
 	@[ -n "$$(ls -A "$(VIDEOS)")" ] || echo "note: $(VIDEOS) is empty; put videos there or run make run VIDEOS=/path/to/videos"
-	$(BIN)/vidsearch index "$(VIDEOS)"
+	@[ -e /tmp/ray/ray_current_cluster ] || VIDSEARCH_DATA_DIR="$(abspath $(DATA_DIR))" $(BIN)/ray start --head --disable-usage-stats --include-dashboard=false >/dev/null
+	VIDSEARCH_DATA_DIR="$(abspath $(DATA_DIR))" $(BIN)/vidsearch index "$(VIDEOS)" || [ $$? -eq 3 ]
+	VIDSEARCH_DATA_DIR="$(abspath $(DATA_DIR))" $(BIN)/vidsearch serve
+
+stop:
+	$(BIN)/ray stop
 
 test: setup
 	$(BIN)/python -m pytest

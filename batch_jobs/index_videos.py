@@ -52,7 +52,7 @@ class IndexSummary:
 def run_index(paths: list[str], settings: Settings, show_progress: bool = True) -> IndexSummary:
     import ray
 
-    from batch_jobs.ray_env import connect_ray
+    from vidsearch.ray_cluster import connect_ray
     from batch_jobs.stages import SemanticStage, decode_segments, inspect_file
     from vidsearch.embedders.semantic import ModelUnavailable, model_image_size, model_vector_size, resolve_model
     from vidsearch.frame_batches import frame_count, segments

@@ -7,13 +7,15 @@
 import io
 import logging
 import mimetypes
+import uuid
+from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from ray import serve
 from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle
@@ -81,6 +83,14 @@ class Api:
         self.settings = Settings.model_validate(settings)
         self.store = open_store(self.settings)
         self.thumbnails = ThumbnailStore(self.settings.thumbnails_dir, self.settings.sampling.fps)
+        self.recent: OrderedDict[str, list[dict]] = OrderedDict()  # export_id -> results, bounded
+
+    def _remember(self, results: list[dict]) -> str:
+        export_id = uuid.uuid4().hex[:16]
+        self.recent[export_id] = results
+        while len(self.recent) > 256:
+            self.recent.popitem(last=False)
+        return export_id
 
     async def _upload(self, file: UploadFile) -> bytes:
         limit = self.settings.serve.max_upload_mb * 2**20
@@ -117,7 +127,7 @@ class Api:
             raise UserError(422, "the query is empty")
         vector = self.embedder.embed_text.remote(q.strip())
         results = await self.reranker.search.remote(vector, k, filters.model_dump(), group == "video")
-        return {"results": results}
+        return {"results": results, "export_id": self._remember(results)}
 
     @api.post("/search/image")
     async def search_image(
@@ -135,14 +145,29 @@ class Api:
             raise UserError(422, "the upload is not an image (PNG, JPEG, WebP...)") from None
         vector = self.embedder.embed_image.remote(image)
         results = await self.reranker.search.remote(vector, k, {}, group == "video")
-        return {"results": results}
+        return {"results": results, "export_id": self._remember(results)}
 
     @api.post("/match")
     async def match(self, file: UploadFile = File(...), k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict:
         data = await self._upload(file)
         clip = self.embedder.describe_clip.remote(data)
         visual = self.reranker.match.remote(clip, k)
-        return {"matches": await self.audio.verify.remote(data, visual)}
+        matches = await self.audio.verify.remote(data, visual)
+        return {"matches": matches, "export_id": self._remember(matches)}
+
+    @api.get("/export")
+    async def export(
+        self,
+        id: Annotated[str, Query(description="export_id of a /search, /search/image or /match response")],
+        format: Annotated[str, Query(pattern="^(json|csv|edl)$")] = "json",
+    ) -> Response:
+        from vidsearch.export import export
+
+        if id not in self.recent:
+            raise UserError(404, f"no recent result set {id}: run the search or match again")
+        body, media_type = export(self.recent[id], format)
+        filename = f"vidsearch-{id}.{format}"
+        return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     @api.get("/videos")
     async def videos(self) -> dict:

@@ -84,3 +84,69 @@ def serve(
             env=env, check=True, stdout=subprocess.DEVNULL,
         )
     os.execve(str(bin_dir / "serve"), [str(bin_dir / "serve"), "run", str(serve_config), "--address", "auto"], env)
+
+
+UrlOpt = Annotated[str, typer.Option("--url", envvar="VIDSEARCH_URL", help="the service's address")]
+
+
+def _call(method: str, url: str, path: str, **kwargs) -> dict:
+    import httpx
+
+    try:
+        response = httpx.request(method, url.rstrip("/") + path, timeout=300, **kwargs)
+    except httpx.HTTPError as e:
+        typer.echo(f"error: cannot reach the service at {url}: {e}. Start it with `vidsearch serve`.", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    if response.status_code >= 400:
+        typer.echo(f"error ({response.status_code}): {body.get('error', response.text)}", err=True)
+        raise typer.Exit(EXIT_ERROR)
+    return body
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="what to look for, in words")],
+    k: Annotated[int, typer.Option(help="how many moments")] = 10,
+    group: Annotated[bool, typer.Option("--group", help="best moments per video")] = False,
+    url: UrlOpt = "http://127.0.0.1:8000",
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the running service for moments matching a text query."""
+    params = {"q": query, "k": k} | ({"group": "video"} if group else {})
+    body = _call("GET", url, "/search", params=params)
+    if as_json:
+        typer.echo(json.dumps(body))
+        return
+    for r in body["results"]:
+        typer.echo(f"{r['score']:7.4f}  {_clock(r['timestamp_s']):>9}  {r['path']}")
+    typer.echo(f"{len(body['results'])} moments")
+
+
+@app.command()
+def match(
+    clip: Annotated[Path, typer.Argument(help="a video clip", exists=True, dir_okay=False)],
+    k: Annotated[int, typer.Option(help="how many sources at most")] = 5,
+    url: UrlOpt = "http://127.0.0.1:8000",
+    as_json: JsonOpt = False,
+) -> None:
+    """Find which indexed videos a clip was cut from, where, and whether the audio agrees."""
+    with clip.open("rb") as f:
+        body = _call("POST", url, "/match", params={"k": k}, files={"file": (clip.name, f, "application/octet-stream")})
+    if as_json:
+        typer.echo(json.dumps(body))
+        return
+    for m in body["matches"]:
+        audio = m.get("audio")
+        verdict = "unknown" if audio is None else ("verified" if audio["verified"] else "differs")
+        typer.echo(
+            f"{m['score']:6.3f}  source {_clock(m['source_start_s'])}-{_clock(m['source_end_s'])}  "
+            f"clip {_clock(m['query_start_s'])}-{_clock(m['query_end_s'])}  audio {verdict:8s}  {m['path']}"
+        )
+    if not body["matches"]:
+        typer.echo("no match: the clip comes from none of the indexed videos")
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(seconds, 60)
+    return f"{int(minutes)}:{secs:05.2f}"

@@ -1,34 +1,38 @@
-"""Chromaprint audio fingerprints: computing them with fpcalc, storing them compactly, aligning them.
+"""Chromaprint audio fingerprints: computing them with fpcalc, storing them, aligning them.
 
 A fingerprint is a sequence of 32-bit items, one per ~0.124 s of audio (chromaprint's default
-algorithm: 4096-sample frames at 11025 Hz, a third overlapping). Each item is 16 classifiers'
+algorithm: 4096-sample frames at 11025 Hz, a third overlapping). Each item holds 16 classifiers'
 outputs, two Gray-coded bits each; the high bit of each pair (the odd bit positions) says on which
-side of its median a classifier fell, so it is the bit that re-encoding flips least. An item spans
-about 16 frames of audio, so fpcalc gives ~2.6 s fewer items than the audio lasts: a 5 s clip
-is ~19 items, a 10 s clip ~59.
+side of its middle threshold a classifier fell, so it is the bit that re-encoding flips least.
+An item summarises 20 frames (~2.7 s) of audio, so a 5 s clip gives only ~19 items, 10 s ~59.
 
-Alignment: where does a short clip sit inside a long source?
-------------------------------------------------------------
+Alignment: where does a clip sit inside a long source?
+------------------------------------------------------
 `locate(query, source)` finds the offset at which the query's items agree with the source's,
-and the run of items over which they agree. Comparing every offset item by item costs
-len(query) x len(source) popcounts; instead:
+and the run of items over which they agree. Trying every offset costs len(query) x len(source)
+item comparisons (`naive_locate`, ~60 ms for 30 s against an hour); instead:
 
 1. Vote. Every item gives three 16-bit keys: its 16 sign bits, its top half, its bottom half.
-   Re-encoded audio keeps ~40-90% of items' keys exact though a few bits of the item flip, and
-   three keys make it likely that at least one survives. The query's keys go into a table
-   indexed by key, the source's keys are looked up in it (one gather, no sort of the source),
-   and each hit votes for offset = source position - query position, weighted by 1 / how often
-   the key occurs in the source, so that common keys (silence, hum) cannot outvote rare ones.
-2. Verify. The few offsets with most votes (neighbours +-1 summed: an offset between two items
-   splits its votes) are checked exactly: XOR and popcount over the overlap, for the offset and
-   its neighbours, since adjacent items are alike (BER ~0.13 one item off, ~0.5 unrelated).
-3. Segment. The per-item bit error rate along that diagonal, smoothed over ~1.5 s, is below
-   `MATCH_MAX_BER` (0.35) where the audio agrees; the longest such run is the match. A run
-   shorter than `MIN_RUN_SECONDS` is not evidence (unrelated audio averages 0.5 but dips), except
-   that a query too short to hold such a run matches if most of it agrees.
+   After re-encoding, 40-90% of items keep a given key exactly though a few of their bits flip,
+   and three keys make it likely that at least one survives. For each kind of key, a 2**16
+   membership table of the query's keys picks out the source items that share one (one gather,
+   no sort of the source); each such pair votes for offset = source item - query item, weighted
+   by 1 / how often the key occurs in the source, so common keys (silence, hum) cannot outvote
+   rare ones.
+2. Verify. The few best-voted offsets (each with its neighbours' votes added: a clip cut between
+   two items' start times splits its votes) are checked exactly, XOR and popcount over the
+   overlap. An offset one item off agrees too (BER ~0.13; unrelated audio ~0.5), so the
+   neighbour with fewest bit errors where they agree is kept.
+3. Segment. The per-item bit error rate along that offset, smoothed over ~1.5 s, stays below
+   `MATCH_MAX_BER` (0.35) where the audio agrees; the longest such run is the match. It counts
+   only if it lasts `MIN_RUN_SECONDS` of items (a query too short for that: most of its items)
+   and its BER also beats what chance reaches over that many items (`CHANCE_MARGIN`), since
+   unrelated fingerprints average 0.5 but dip over short stretches.
 
-A query that is (nearly) one repeated item is silence: it agrees with every silent stretch, so
-it is refused rather than matched.
+A query that is mostly one repeated item is silence: it would agree with every silent stretch,
+so it is refused rather than matched. The cost is the vote (a few passes over the source's items)
+plus a handful of exact checks, ~0.5 ms for a 30 s clip against an hour of audio, ~100x faster
+than trying every offset (`bench/audio_bench.py`).
 """
 
 from __future__ import annotations
@@ -49,8 +53,9 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 ITEM_SECONDS = 4096 / 3 / 11025
-# Audio one item summarises: its frame and the 19 after it (a 5-frame chroma filter, then
-# classifiers up to 16 frames wide). Item i covers [i * ITEM_SECONDS, i * ITEM_SECONDS + this).
+# Audio one item summarises: its frame and the 19 after it (a 5-tap chroma filter, then
+# classifiers up to 16 frames wide; a 10 s clip's 78 frames give 59 items). Item i covers
+# [i * ITEM_SECONDS, i * ITEM_SECONDS + ITEM_SPAN_SECONDS).
 ITEM_SPAN_SECONDS = (19 * 4096 / 3 + 4096) / 11025
 AudioStatus = Literal["fingerprinted", "silent", "too_short", "none", "failed"]
 
@@ -114,7 +119,7 @@ def fingerprint_audio(path: str, has_audio: bool = True, timeout_s: float = 600.
 
 # --- Alignment -----------------------------------------------------------------------------------
 
-MATCH_MAX_BER = 0.35  # agreeing audio sits at ~0.01-0.15 after re-encoding; unrelated at ~0.5
+MATCH_MAX_BER = 0.35  # same audio re-encoded: ~0.01-0.15, band-limited ~0.25; unrelated ~0.5
 MIN_RUN_SECONDS = 2.5
 SMOOTH_SECONDS = 1.5
 MIN_QUERY_ITEMS = 12  # ~1.5 s of items, what a ~4 s clip gives: fewer bits are too easily matched
@@ -125,12 +130,13 @@ MIN_QUERY_ITEMS = 12  # ~1.5 s of items, what a ~4 s clip gives: fewer bits are 
 # stayed at 0.5 - 1.75 / sqrt(n) or better. A run must beat 0.5 - CHANCE_MARGIN / sqrt(n) as well
 # as max_ber: short runs need near-identical audio, long ones may be noisy.
 CHANCE_MARGIN = 1.4
+# The true offset is almost always the best voted; the next few cover queries whose surviving
+# keys are common in the source. Each costs one exact check of the overlap.
 VOTE_CANDIDATES = 4
 # A key found this often in the source says nothing about where the query is, and expanding
 # its hits would cost more than the rest of the vote.
 MAX_SOURCE_HITS_PER_KEY = 512
 _KEY_BITS = 16
-_KEY_KINDS = 3
 _ITEM_BITS = 32
 
 
@@ -163,7 +169,8 @@ def popcount32(items: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def _popcount16_table() -> np.ndarray:
-    return np.unpackbits(np.arange(1 << 16, dtype=">u2").view(np.uint8)).reshape(-1, 16).sum(1).astype(np.uint8)
+    bits = np.unpackbits(np.arange(1 << 16, dtype=">u2").view(np.uint8)).reshape(-1, 16)
+    return bits.sum(axis=1).astype(np.uint8)
 
 
 def _sign_bits(items: np.ndarray) -> np.ndarray:
@@ -176,69 +183,80 @@ def _sign_bits(items: np.ndarray) -> np.ndarray:
     return x
 
 
-def item_keys(items: np.ndarray) -> np.ndarray:
-    """(3, n) lookup keys per item, each kind in its own 2**16 range so one table holds all three."""
-    items = np.asarray(items, dtype=np.uint32)
-    keys = np.empty((_KEY_KINDS, len(items)), dtype=np.int32)
-    keys[0] = _sign_bits(items)
-    np.right_shift(items, 16, out=keys[1], casting="unsafe")
-    keys[1] += 1 << _KEY_BITS
-    np.bitwise_and(items, 0xFFFF, out=keys[2], casting="unsafe")
-    keys[2] += 2 << _KEY_BITS
-    return keys
+def item_keys(items: np.ndarray) -> list[np.ndarray]:
+    """Three 16-bit lookup keys per item: its sign bits, its top half, its bottom half."""
+    items = np.ascontiguousarray(items, dtype="<u4")
+    halves = items.view("<u2")  # no copy: the top and bottom halves are every other uint16
+    return [_sign_bits(items), halves[1::2], halves[0::2]]
 
 
 def is_uninformative(items: np.ndarray) -> bool:
-    """True for silence: chromaprint gives one repeated item for silent or near-silent audio."""
+    """True for silence: chromaprint gives one repeated item for silent or near-silent audio.
+
+    More than half the items being one value counts: a clip that is mostly silence has too little
+    sound left to place reliably, and its silence would agree with any silent stretch.
+    """
     if len(items) == 0:
         return True
     _, counts = np.unique(items, return_counts=True)
     return bool(counts.max() * 2 > len(items))
 
 
-def offset_votes(query: np.ndarray, source: np.ndarray, max_hits_per_key: int = MAX_SOURCE_HITS_PER_KEY) -> np.ndarray:
-    """Weighted key-hit votes per offset; index i is offset i - (len(query) - 1), in items."""
-    n_query, n_source = len(query), len(source)
-    query_keys = item_keys(query).ravel()
-    distinct, query_slot = np.unique(query_keys, return_inverse=True)
-    # The query is short, so its keys go in a dense table: looking a source key up is one gather.
-    table = np.full(_KEY_KINDS << _KEY_BITS, -1, dtype=np.int32)
-    table[distinct] = np.arange(len(distinct), dtype=np.int32)
-    source_slot = table[item_keys(source).ravel()]
-    source_hit = np.flatnonzero(source_slot >= 0)
-    slot = source_slot[source_hit]
-    hits_per_slot = np.bincount(slot, minlength=len(distinct))
-    keep = hits_per_slot[slot] <= max_hits_per_key
-    source_hit, slot = source_hit[keep], slot[keep]
-
-    # Pair every source hit with every query item carrying the same key (a key may repeat in the
-    # query: sustained notes give runs of one item).
-    query_order = np.argsort(query_slot, kind="stable")
-    query_per_slot = np.bincount(query_slot, minlength=len(distinct))
-    first_in_order = np.cumsum(query_per_slot) - query_per_slot
-    repeats = query_per_slot[slot]
-    pair_starts = np.cumsum(repeats) - repeats
-    within = np.arange(int(repeats.sum())) - np.repeat(pair_starts, repeats)
-    pair_query = query_order[np.repeat(first_in_order[slot], repeats) + within] % n_query
-    pair_source = np.repeat(source_hit % n_source, repeats)
-    weights = np.repeat(1.0 / hits_per_slot[slot], repeats)
-    return np.bincount(pair_source - pair_query + n_query - 1, weights, minlength=n_query + n_source - 1)
+def _key_hit_pairs(
+    query_keys: np.ndarray, source_keys: np.ndarray, max_hits_per_key: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query item, source item, weight) of every pair sharing a key; weight: 1 / the key's hits."""
+    # A 64 KiB membership table filters the long source in one gather; only its hits go further,
+    # so no array the size of the source is sorted or kept.
+    present = np.zeros(1 << _KEY_BITS, dtype=bool)
+    present[query_keys] = True
+    source_items = np.flatnonzero(present[source_keys])
+    keys = source_keys[source_items]
+    _, key_of_hit, hits_per_key = np.unique(keys, return_inverse=True, return_counts=True)
+    hits = hits_per_key[key_of_hit]
+    keep = hits <= max_hits_per_key
+    source_items, keys, hits = source_items[keep], keys[keep], hits[keep]
+    # A key may recur in the query (sustained notes repeat an item): pair each hit with all of them.
+    query_order = np.argsort(query_keys, kind="stable")
+    sorted_keys = query_keys[query_order]
+    first = np.searchsorted(sorted_keys, keys, side="left")
+    repeats = np.searchsorted(sorted_keys, keys, side="right") - first
+    within = np.arange(int(repeats.sum())) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+    query_items = query_order[np.repeat(first, repeats) + within]
+    return query_items, np.repeat(source_items, repeats), np.repeat(1.0 / hits, repeats)
 
 
-def peak_offsets(votes: np.ndarray, count: int, separation: int = 3) -> np.ndarray:
-    """Indices of the `count` best-voted offsets, neighbours +-1 summed, at least `separation` apart."""
+def offset_votes(
+    query: np.ndarray, source: np.ndarray, max_hits_per_key: int = MAX_SOURCE_HITS_PER_KEY
+) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (source item - query item) that key hits vote for, ascending, and their votes."""
+    offsets, weights = [], []
+    for query_keys, source_keys in zip(item_keys(query), item_keys(source)):
+        pairs = _key_hit_pairs(query_keys, source_keys, max_hits_per_key)
+        query_items, source_items, weight = pairs
+        offsets.append(source_items - query_items)
+        weights.append(weight)
+    voted, which = np.unique(np.concatenate(offsets), return_inverse=True)
+    return voted, np.bincount(which, np.concatenate(weights), minlength=len(voted))
+
+
+def peak_offsets(
+    offsets: np.ndarray, votes: np.ndarray, count: int, separation: int = 3
+) -> np.ndarray:
+    """The `count` best-voted offsets, neighbours' votes added, at least `separation` apart."""
     summed = votes.copy()
-    summed[1:] += votes[:-1]
-    summed[:-1] += votes[1:]
-    voted = np.flatnonzero(summed > 0)
-    ranked = voted[np.argsort(-summed[voted], kind="stable")[: count * 8]]
+    for step in (-1, 1):
+        at = np.minimum(np.searchsorted(offsets, offsets + step), len(offsets) - 1)
+        neighbour = offsets[at] == offsets + step
+        summed[neighbour] += votes[at[neighbour]]
+    ranked = offsets[np.argsort(-summed, kind="stable")[: count * 8]]
     picked: list[int] = []
-    for index in ranked.tolist():
-        if all(abs(index - p) > separation for p in picked):
-            picked.append(index)
+    for offset in ranked.tolist():
+        if all(abs(offset - p) > separation for p in picked):
+            picked.append(offset)
             if len(picked) == count:
                 break
-    return np.asarray(picked, dtype=np.intp)
+    return np.asarray(picked, dtype=np.int64)
 
 
 def overlap(n_query: int, n_source: int, offset: int) -> tuple[int, int]:
@@ -344,7 +362,10 @@ def locate(
 ) -> AudioMatch | None:
     """Where `query`'s audio sits in `source`'s (both raw chromaprint items), or None.
 
-    None for an empty, too short or silent query, and when no offset agrees for long enough.
+    None for an empty, too short (under ~4 s of audio) or silent query, and when no offset
+    agrees for long enough. The query may be longer than the source, or hang over either end:
+    only the overlap is compared. Where the source holds the query's audio more than once, the
+    best-agreeing place is returned.
     """
     query = np.asarray(query, dtype=np.uint32)
     source = np.asarray(source, dtype=np.uint32)
@@ -353,15 +374,17 @@ def locate(
     if is_uninformative(query):
         logger.debug("query fingerprint is silence: not evidence of a match")
         return None
-    # A query shorter than min_run_s cannot hold the full run: then most of what overlaps must agree.
+    # A query too short to hold a min_run_s run must agree over most of what overlaps instead.
     shorter = min(len(query), len(source))
-    min_items = min(math.ceil(min_run_s / ITEM_SECONDS), max(MIN_QUERY_ITEMS, math.ceil(0.75 * shorter)))
+    most = max(MIN_QUERY_ITEMS, math.ceil(0.75 * shorter))
+    min_items = min(math.ceil(min_run_s / ITEM_SECONDS), most)
     window = max(1, min(round(smooth_s / ITEM_SECONDS), shorter))
-    votes = offset_votes(query, source)
     best: AudioMatch | None = None
-    for peak in peak_offsets(votes, candidates) - (len(query) - 1):
+    for peak in peak_offsets(*offset_votes(query, source), candidates):
         offset = sharpest_offset(query, source, int(peak), window, max_ber)
-        match = None if offset is None else _match_at(query, source, offset, window, max_ber, min_items)
+        if offset is None:
+            continue
+        match = _match_at(query, source, offset, window, max_ber, min_items)
         if match is not None and (best is None or _evidence(match) > _evidence(best)):
             best = match
     logger.debug("locate: %d query items in %d source items -> %s", len(query), len(source), best)
@@ -382,7 +405,8 @@ def naive_locate(query: np.ndarray, source: np.ndarray) -> tuple[float, float] |
     best_offset, best_errors = 0, math.inf
     for offset in range(min(0, len(source) - len(query)), max(0, len(source) - len(query)) + 1):
         start = max(0, -offset)
-        errors = int(popcount32(query[start : start + span] ^ source[start + offset : start + offset + span]).sum())
+        window = source[start + offset : start + offset + span]
+        errors = int(popcount32(query[start : start + span] ^ window).sum())
         if errors < best_errors:
             best_offset, best_errors = offset, errors
     return best_offset * ITEM_SECONDS, best_errors / (_ITEM_BITS * span)

@@ -13,7 +13,7 @@ import hashlib
 from typing import Any
 
 from vidsearch.config import Settings
-from vidsearch.store.errors import StoreError
+from vidsearch.store.errors import StoreBusy, StoreError
 from vidsearch.store.qdrant import VideoStore
 
 NAMESPACE = "vidsearch"
@@ -26,7 +26,16 @@ def open_store(settings: Settings) -> Any:
     import ray
 
     if not ray.is_initialized():
-        return VideoStore.open(settings.qdrant, settings.qdrant_path, settings.semantic.dim)
+        from vidsearch.ray_cluster import connect_ray, local_cluster_running
+
+        if not local_cluster_running():
+            return VideoStore.open(settings.qdrant, settings.qdrant_path, settings.semantic.dim)
+        # A running cluster may own the folder (the service, an index job): ask it rather than wait.
+        try:
+            quick = settings.qdrant.model_copy(update={"lock_wait_s": 0.0})
+            return VideoStore.open(quick, settings.qdrant_path, settings.semantic.dim)
+        except StoreBusy:
+            connect_ray()
     return StoreProxy(_owner_actor(settings))
 
 

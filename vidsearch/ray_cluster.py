@@ -7,6 +7,13 @@ import os
 from pathlib import Path
 
 
+CLUSTER_MARKER = Path("/tmp/ray/ray_current_cluster")  # written by `ray start --head`
+
+
+def local_cluster_running() -> bool:
+    return bool(os.environ.get("RAY_ADDRESS")) or CLUSTER_MARKER.exists()
+
+
 def connect_ray() -> None:
     import ray
 
@@ -17,7 +24,7 @@ def connect_ray() -> None:
         ray.init(address=os.environ["RAY_ADDRESS"], namespace="vidsearch", **quiet)
         return
     # Joining a local cluster that is already up (the service's) shares its owner of the store.
-    if Path("/tmp/ray/ray_current_cluster").exists():
+    if CLUSTER_MARKER.exists():
         try:
             ray.init(address="auto", namespace="vidsearch", **quiet)
             return

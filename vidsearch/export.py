@@ -1,0 +1,63 @@
+"""Result sets as files: JSON, CSV, or a CMX 3600 EDL that editing software imports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import PurePath
+
+MOMENT_PAD_S = 2.0  # a search moment becomes an edit of this much either side
+EDL_FPS = 25
+
+
+def export(results: list[dict], fmt: str, title: str = "vidsearch") -> tuple[str, str]:
+    """(body, media type) of `results` (search moments or clip matches) in `fmt`."""
+    if fmt == "json":
+        return json.dumps({"results": results}, indent=2), "application/json"
+    if fmt == "csv":
+        return _csv(results), "text/csv"
+    if fmt == "edl":
+        return _edl(results, title), "text/plain"
+    raise ValueError(f"unknown export format {fmt!r}: use json, csv or edl")
+
+
+def _span(item: dict) -> tuple[float, float]:
+    if "source_start_s" in item:
+        return item["source_start_s"], item["source_end_s"]
+    t = item["timestamp_s"]
+    return max(0.0, t - MOMENT_PAD_S), t + MOMENT_PAD_S
+
+
+def _csv(results: list[dict]) -> str:
+    out = io.StringIO()
+    columns = sorted({k for r in results for k, v in r.items() if not isinstance(v, (dict, list))})
+    writer = csv.DictWriter(out, fieldnames=columns + (["audio_verified"] if any("audio" in r for r in results) else []))
+    writer.writeheader()
+    for r in results:
+        row = {k: r.get(k) for k in columns}
+        if "audio" in r:
+            row["audio_verified"] = (r["audio"] or {}).get("verified")
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def timecode(seconds: float, fps: int = EDL_FPS) -> str:
+    frames = round(seconds * fps)
+    return f"{frames // (3600 * fps):02d}:{frames // (60 * fps) % 60:02d}:{frames // fps % 60:02d}:{frames % fps:02d}"
+
+
+def _edl(results: list[dict], title: str) -> str:
+    lines = [f"TITLE: {title}", "FCM: NON-DROP FRAME", ""]
+    record = 0.0
+    for n, item in enumerate(results, start=1):
+        start, end = _span(item)
+        reel = f"AX{n:03d}"[:8]
+        lines.append(
+            f"{n:03d}  {reel:<8} V     C        {timecode(start)} {timecode(end)} "
+            f"{timecode(record)} {timecode(record + end - start)}"
+        )
+        lines.append(f"* FROM CLIP NAME: {PurePath(item['path']).name}")
+        lines.append(f"* SOURCE FILE: {item['path']}")
+        record += end - start
+    return "\n".join(lines) + "\n"
