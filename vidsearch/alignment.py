@@ -41,8 +41,8 @@ letterbox, brightness/contrast, gamma/saturation, 30 fps, 10 % crop).
 
 Limits: at 1 fps the query's samples fall up to 0.5 s from the source's, so fast motion lowers
 per-frame similarity (a 12 s clip of the battle's fastest part scores 0.64, under threshold);
-sampling sources and queries at a higher fps is the remedy where that matters. A clip of one unchanging
-picture is found in its source, but where exactly within the still stretch is arbitrary.
+sampling sources and queries at a higher fps is the remedy where that matters. A clip of one
+unchanging picture is found in its source, but where within the still stretch is arbitrary.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class AlignParams:
 
     top_k: int = 5  # source frames each query frame votes for
     vote_floor: float = 0.5  # a pair less similar than this casts no vote
-    tie_margin: float = 0.05  # source frames this close to a row's best are equally good to it
+    tie_margin: float = 0.05  # source frames this close to a row's best are as good to it
     contrast_scale: float = 0.3  # best minus median similarity at which a frame votes fully
     max_peaks: int = 8  # offsets walked per source
     strong: float = 0.85  # a frame this similar is evidence of a copy
@@ -107,7 +107,9 @@ def default_null_vectors(dim: int) -> np.ndarray:
     return flat[None, :] if flat.shape[0] == dim else np.zeros((0, dim), dtype=np.float32)
 
 
-def informative_frames(query: np.ndarray, null_vectors: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> np.ndarray:
+def informative_frames(
+    query: np.ndarray, null_vectors: np.ndarray, params: AlignParams = DEFAULT_PARAMS
+) -> np.ndarray:
     """False for the query frames that match a null vector."""
     if len(null_vectors) == 0 or len(query) == 0:
         return np.ones(len(query), dtype=bool)
@@ -123,12 +125,15 @@ def vote_weights(sim: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> np.nd
     to nothing: a source that is one still shot must still get an offset to walk.
     """
     best = sim.max(axis=1)
-    ties = np.count_nonzero(sim >= np.maximum(params.vote_floor, best - params.tie_margin)[:, None], axis=1)
+    equally_good = sim >= np.maximum(params.vote_floor, best - params.tie_margin)[:, None]
+    ties = np.count_nonzero(equally_good, axis=1)
     contrast = np.clip((best - np.median(sim, axis=1)) / params.contrast_scale, 0.05, 1.0)
     return contrast / np.maximum(ties, 1)
 
 
-def vote_offsets(sim: np.ndarray, weights: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> np.ndarray:
+def vote_offsets(
+    sim: np.ndarray, weights: np.ndarray, params: AlignParams = DEFAULT_PARAMS
+) -> np.ndarray:
     """Hough votes per offset (source index - query index); entry k is offset k - (m - 1).
 
     Each query frame votes for the offsets of its top_k source frames that pass vote_floor, in
@@ -188,7 +193,9 @@ def walk_diagonal(sim: np.ndarray, offset: int) -> _Diagonal:
     return _Diagonal(offset, sims, source_index)
 
 
-def find_runs(sims: np.ndarray, informative: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> list[tuple[int, int]]:
+def find_runs(
+    sims: np.ndarray, informative: np.ndarray, params: AlignParams = DEFAULT_PARAMS
+) -> list[tuple[int, int]]:
     """Stretches (first, last) of query frames along a diagonal that look like a copy.
 
     A run goes on while frames reach `weak`, across gaps of at most max_gap frames below it,
@@ -202,7 +209,8 @@ def find_runs(sims: np.ndarray, informative: np.ndarray, params: AlignParams = D
     running = False
     gap = strong = 0
     for i, s in enumerate(sims):
-        if np.isnan(s) or (running and s < params.weak and informative[i] and gap == params.max_gap):
+        gap_too_long = running and s < params.weak and informative[i] and gap == params.max_gap
+        if np.isnan(s) or gap_too_long:
             if strong >= params.min_frames:
                 runs.append((first, last))
             first = last = None
@@ -244,10 +252,18 @@ class _Run:
     evidence: float  # sum of the matched similarities
 
 
-def _make_run(key: Hashable, diag: _Diagonal, first: int, last: int, informative: np.ndarray, params: AlignParams) -> _Run:
+def _make_run(
+    key: Hashable,
+    diag: _Diagonal,
+    first: int,
+    last: int,
+    informative: np.ndarray,
+    params: AlignParams,
+) -> _Run:
     sims = diag.sims[first : last + 1][informative[first : last + 1]]
     score, matched = score_run(sims, params)
-    return _Run(key, diag, first, last, score, matched, float(np.sum(sims[sims >= params.weak])))
+    evidence = float(np.sum(sims[sims >= params.weak]))
+    return _Run(key, diag, first, last, score, matched, evidence)
 
 
 def _best_run(
@@ -273,7 +289,9 @@ def _best_run(
     return best
 
 
-def _merge_collinear(runs: list[_Run], informative: np.ndarray, threshold: float, params: AlignParams) -> list[_Run]:
+def _merge_collinear(
+    runs: list[_Run], informative: np.ndarray, threshold: float, params: AlignParams
+) -> list[_Run]:
     """Join runs of one source on one diagonal whose query gap is short and given to no other
     run: the copy went on through frames too blurred or too fast to be recognised."""
     merged: list[_Run] = []
@@ -308,7 +326,8 @@ def resolve(
     while (best := _best_run(diagonals, informative, taken, threshold, params)) is not None:
         chosen.append(best)
         taken[best.first : best.last + 1] = True
-    return sorted(_merge_collinear(chosen, informative, threshold, params), key=lambda r: -r.score)
+    merged = _merge_collinear(chosen, informative, threshold, params)
+    return sorted(merged, key=lambda r: -r.score)
 
 
 def _to_segment(run: _Run, seconds: np.ndarray, fps: float, params: AlignParams) -> Segment:
@@ -316,13 +335,16 @@ def _to_segment(run: _Run, seconds: np.ndarray, fps: float, params: AlignParams)
     matched = diag.sims[rows] >= params.weak
     # The query's samples fall between the source's: the mean of the offsets the jitter chose
     # estimates that sub-frame phase better than the integer diagonal.
-    offset = float(np.mean((diag.source_index[rows] - rows)[matched])) if matched.any() else float(diag.offset)
+    offsets = (diag.source_index[rows] - rows)[matched]
+    offset = float(np.mean(offsets)) if len(offsets) else float(diag.offset)
     index = np.arange(len(seconds), dtype=np.float64)
+    source_start = float(np.interp(run.first + offset, index, seconds))
+    source_last = float(np.interp(run.last + offset, index, seconds))
     return Segment(
         query_start_s=run.first / fps,
         query_end_s=(run.last + 1) / fps,
-        source_start_s=round(float(np.interp(run.first + offset, index, seconds)), 3),
-        source_end_s=round(float(np.interp(run.last + offset, index, seconds)) + 1.0 / fps, 3),
+        source_start_s=round(source_start, 3),
+        source_end_s=round(source_last + 1.0 / fps, 3),
         score=round(run.score, 4),
         matched_frames=run.matched_frames,
     )
@@ -337,14 +359,17 @@ def _source_seconds(seconds: np.ndarray | None, n: int, fps: float) -> np.ndarra
     return seconds
 
 
-def _diagonals(query: np.ndarray, source: np.ndarray, informative: np.ndarray, params: AlignParams) -> list[_Diagonal]:
+def _diagonals(
+    query: np.ndarray, source: np.ndarray, informative: np.ndarray, params: AlignParams
+) -> list[_Diagonal]:
     sim = query @ source.T
     weights = vote_weights(sim, params) * informative
     votes = vote_offsets(sim, weights, params)
     walks = [walk_diagonal(sim, offset) for offset in peak_offsets(votes, len(query), params)]
     # A diagonal without min_frames strong frames can hold no run: drop it before the greedy
     # loop, which visits every diagonal of every candidate once per segment found.
-    return [w for w in walks if np.count_nonzero((w.sims >= params.strong) & informative) >= params.min_frames]
+    strong = [np.count_nonzero((w.sims >= params.strong) & informative) for w in walks]
+    return [w for w, count in zip(walks, strong) if count >= params.min_frames]
 
 
 def _as_vectors(x: np.ndarray) -> np.ndarray:
@@ -360,12 +385,18 @@ def match_clip(
     null_vectors: np.ndarray | None = None,
     params: AlignParams = DEFAULT_PARAMS,
 ) -> list[tuple[Hashable, Segment]]:
-    """Align the query (m x d) with every candidate {video_id: (vectors n x d, seconds or None)}
-    and give each query second to at most one (video, segment); best score first."""
+    """Align the query (m x d) with every candidate {video_id: (vectors n x d, seconds or
+    None)} and give each query second to at most one (video, segment); best score first.
+
+    null_vectors: frames that carry no information; None means the flat-frame copy descriptor.
+    """
     query = _as_vectors(query)
     if query.size == 0:
         return []
-    nulls = default_null_vectors(query.shape[1]) if null_vectors is None else _as_vectors(null_vectors)
+    if null_vectors is None:
+        nulls = default_null_vectors(query.shape[1])
+    else:
+        nulls = _as_vectors(null_vectors)
     informative = informative_frames(query, nulls, params)
     diagonals: list[tuple[Hashable, _Diagonal]] = []
     seconds: dict[Hashable, np.ndarray] = {}
@@ -376,7 +407,9 @@ def match_clip(
         seconds[video_id] = _source_seconds(secs, len(vectors), fps)
         diagonals += [(video_id, d) for d in _diagonals(query, vectors, informative, params)]
     runs = resolve(diagonals, informative, threshold, params)
-    log.debug("clip of %d frames: %d segments from %d candidates", len(query), len(runs), len(candidates))
+    log.debug(
+        "clip of %d frames: %d segments among %d candidates", len(query), len(runs), len(candidates)
+    )
     return [(run.key, _to_segment(run, seconds[run.key], fps, params)) for run in runs]
 
 
@@ -392,7 +425,8 @@ def align(
 ) -> list[Segment]:
     """Where the query (m x d) occurs in one source (n x d): segments best first, disjoint in
     query time, each scoring at least `threshold`."""
+    candidates = {0: (source, source_seconds)}
     matches = match_clip(
-        query, {0: (source, source_seconds)}, fps=fps, threshold=threshold, null_vectors=null_vectors, params=params
+        query, candidates, fps=fps, threshold=threshold, null_vectors=null_vectors, params=params
     )
     return [segment for _, segment in matches]

@@ -8,14 +8,12 @@ shot into one moment, `group_by_video` keeps the best few moments of each video.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Generic, Protocol, TypeVar
 
 import faiss
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,11 +26,25 @@ class Hit:
     payload: dict = field(default_factory=dict)
 
 
+class Moment(Protocol):
+    """What grouping and de-duplication read: a Hit, or the store's FrameHit."""
+
+    @property
+    def video_id(self) -> str: ...
+    @property
+    def second(self) -> float: ...
+    @property
+    def score(self) -> float: ...
+
+
+M = TypeVar("M", bound=Moment)
+
+
 @dataclass(frozen=True)
-class VideoHits:
+class VideoHits(Generic[M]):
     video_id: str
     best_score: float
-    moments: list[Hit]  # best first
+    moments: list[M]  # best first
 
 
 def exact_top_k(query: np.ndarray, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,9 +65,12 @@ def exact_top_k(query: np.ndarray, vectors: np.ndarray, k: int) -> tuple[np.ndar
     return scores, indexes
 
 
-def rerank(query: np.ndarray, vectors: np.ndarray, hits: Sequence[Hit], top_k: int = 10) -> list[list[Hit]]:
+def rerank(
+    query: np.ndarray, vectors: np.ndarray, hits: Sequence[M], top_k: int = 10
+) -> list[list[M]]:
     """For each query row, the top_k of `hits` (row i of `vectors` is hit i's vector) by
-    exact inner product; the hits come back with that score, best first."""
+    exact inner product; the hits (dataclasses with a `score`) come back with that score,
+    best first."""
     if len(vectors) != len(hits):
         raise ValueError(f"{len(vectors)} vectors for {len(hits)} hits")
     scores, indexes = exact_top_k(query, vectors, top_k)
@@ -65,36 +80,29 @@ def rerank(query: np.ndarray, vectors: np.ndarray, hits: Sequence[Hit], top_k: i
     ]
 
 
-def dedupe_moments(hits: Sequence[Hit], min_gap_s: float = 2.0) -> list[Hit]:
-    """One hit per moment, best first: hits of one video less than or exactly min_gap_s apart,
-    in a chain, are one moment, shown by its best-scoring second. Its payload gains
-    "span_s": (first second, last second) of the moment."""
-    by_video: dict[str, list[Hit]] = {}
+def dedupe_moments(hits: Sequence[M], min_gap_s: float = 2.0) -> list[M]:
+    """One hit per moment, best first: hits of one video at most min_gap_s apart, in a chain,
+    are one moment (the neighbouring seconds of one shot), shown by its best-scoring second."""
+    by_video: dict[str, list[M]] = {}
     for hit in hits:
         by_video.setdefault(hit.video_id, []).append(hit)
-    moments: list[Hit] = []
+    moments: list[M] = []
     for video_hits in by_video.values():
         video_hits.sort(key=lambda h: h.second)
         group = [video_hits[0]]
         for hit in video_hits[1:]:
-            if hit.second - group[-1].second <= min_gap_s:
-                group.append(hit)
-            else:
-                moments.append(_moment(group))
-                group = [hit]
-        moments.append(_moment(group))
+            if hit.second - group[-1].second > min_gap_s:
+                moments.append(max(group, key=lambda h: h.score))
+                group = []
+            group.append(hit)
+        moments.append(max(group, key=lambda h: h.score))
     return sorted(moments, key=lambda h: -h.score)
 
 
-def _moment(group: list[Hit]) -> Hit:
-    best = max(group, key=lambda h: h.score)
-    return replace(best, payload={**best.payload, "span_s": (group[0].second, group[-1].second)})
-
-
-def group_by_video(hits: Sequence[Hit], per_video: int = 3) -> list[VideoHits]:
+def group_by_video(hits: Sequence[M], per_video: int = 3) -> list[VideoHits[M]]:
     """Hits grouped per video, each video's best `per_video` first; videos by best score."""
-    by_video: dict[str, list[Hit]] = {}
+    by_video: dict[str, list[M]] = {}
     for hit in sorted(hits, key=lambda h: -h.score):
         by_video.setdefault(hit.video_id, []).append(hit)
-    groups = [VideoHits(video_id, moments[0].score, moments[:per_video]) for video_id, moments in by_video.items()]
+    groups = [VideoHits(vid, best[0].score, best[:per_video]) for vid, best in by_video.items()]
     return sorted(groups, key=lambda g: -g.best_score)

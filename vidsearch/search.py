@@ -16,11 +16,13 @@ def moments(store, vector: np.ndarray, k: int, filters: SearchFilters, group: bo
     from vidsearch.rerank import dedupe_moments, group_by_video, rerank
 
     # Qdrant proposes (approximate on a server); FAISS re-scores the candidates exactly.
-    candidates = store.search(vector, "semantic", limit=max(4 * k, 64), query_filter=filters.to_qdrant())
-    hits = rerank(vector, candidates, store)
-    hits = dedupe_moments(hits)
+    query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+    candidates, vectors = store.search_with_vectors(query, "semantic", max(4 * k, 64), filters.to_qdrant())
+    if not candidates:
+        return []
+    hits = dedupe_moments(rerank(query, vectors, candidates, top_k=len(candidates))[0])
     if group:
-        hits = group_by_video(hits, per_video=per_video)
+        hits = [h for video in group_by_video(hits, per_video=per_video) for h in video.moments]
     return [_moment(h) for h in hits[:k]]
 
 

@@ -46,3 +46,15 @@ def test_unreadable_and_malformed_files(tmp_path):
 def test_repo_configs_validate():
     for cfg in sorted((Path(__file__).resolve().parents[2] / "configs").glob("index*.yaml")):
         load_settings(cfg)
+
+
+def test_serve_configs_are_valid_and_name_every_deployment():
+    import yaml
+    from ray.serve.schema import ServeDeploySchema
+
+    for name in ("serve.yaml", "serve-gpu.yaml"):
+        raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / name).read_text())
+        schema = ServeDeploySchema(**raw)
+        app = schema.applications[0]
+        assert app.import_path == "serve_app.app:build_app"
+        assert {d.name for d in app.deployments} == {"Api", "Embedder", "Reranker", "AudioVerifier"}

@@ -1,5 +1,7 @@
 """Exact re-ranking must agree with numpy; grouping and de-duplication shape results per video."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -17,7 +19,8 @@ def test_exact_scores_equal_numpy_dot_products():
     scores, indexes = exact_top_k(query, vectors, k=10)
     expected = query @ vectors.T
     assert scores.shape == indexes.shape == (4, 10)
-    np.testing.assert_allclose(scores, np.take_along_axis(expected, indexes, axis=1), rtol=1e-5, atol=1e-6)
+    chosen = np.take_along_axis(expected, indexes, axis=1)
+    np.testing.assert_allclose(scores, chosen, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(indexes, np.argsort(-expected, axis=1)[:, :10])
 
 
@@ -67,14 +70,41 @@ def test_group_by_video_keeps_best_moments_and_orders_videos_by_best():
 
 def test_dedupe_collapses_adjacent_seconds_of_one_video():
     hits = [
-        Hit("a", 10.0, 0.80), Hit("a", 11.0, 0.90), Hit("a", 12.0, 0.85), Hit("a", 14.0, 0.70),  # one shot
+        # One shot, seconds at most 2 apart:
+        Hit("a", 10.0, 0.80), Hit("a", 11.0, 0.90), Hit("a", 12.0, 0.85), Hit("a", 14.0, 0.70),
         Hit("a", 30.0, 0.60),  # another moment of the same video
         Hit("b", 11.0, 0.75),  # same second, other video: its own moment
     ]
     moments = dedupe_moments(hits, min_gap_s=2.0)
-    assert [(m.video_id, m.second, m.score) for m in moments] == [("a", 11.0, 0.90), ("b", 11.0, 0.75), ("a", 30.0, 0.60)]
-    assert moments[0].payload["span_s"] == (10.0, 14.0)
-    assert moments[2].payload["span_s"] == (30.0, 30.0)
+    assert [(m.video_id, m.second, m.score) for m in moments] == [
+        ("a", 11.0, 0.90),
+        ("b", 11.0, 0.75),
+        ("a", 30.0, 0.60),
+    ]
     # A tighter gap splits the chain where seconds are 2 apart.
     assert len(dedupe_moments(hits, min_gap_s=1.0)) == 4
     assert dedupe_moments([]) == []
+
+
+@dataclass(frozen=True)
+class StoreHit:
+    """Any hit with video_id, second and score will do, such as the store's FrameHit."""
+
+    video_id: str
+    path: str
+    second: float
+    score: float
+
+
+def test_hits_of_other_shapes_are_accepted():
+    rng = np.random.default_rng(4)
+    query, vectors = unit_rows(rng, 1), unit_rows(rng, 4)
+    hits = [StoreHit("a", "/a.mp4", 1.0, 0.0), StoreHit("a", "/a.mp4", 2.0, 0.0),
+            StoreHit("b", "/b.mp4", 1.0, 0.0), StoreHit("a", "/a.mp4", 9.0, 0.0)]  # fmt: skip
+    (ranked,) = rerank(query, vectors, hits, top_k=4)
+    assert all(isinstance(h, StoreHit) for h in ranked)
+    moments = dedupe_moments(ranked)
+    assert len(moments) == 3 and all(isinstance(m, StoreHit) for m in moments)
+    groups = group_by_video(moments)
+    assert {g.video_id for g in groups} == {"a", "b"}
+    assert [g.best_score for g in groups] == sorted((g.best_score for g in groups), reverse=True)

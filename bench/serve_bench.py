@@ -1,0 +1,176 @@
+"""Serving latency, throughput and errors under concurrent load, against the same queries run
+through the in-process call chain (the core objects, no Serve) in the same run.
+
+    python bench/serve_bench.py VIDEO_DIR [--clients 16] [--seconds 60]
+
+Indexes VIDEO_DIR into a temporary data dir with a randomly initialised SigLIP-B (the default
+model's architecture: weights do not change its cost), serves configs/serve.yaml on local Ray, and
+runs N concurrent clients for T seconds against /search and /match (10 s re-encoded excerpts).
+Prints p50/p95/p99 per route, throughput, errors, replica counts before and after the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+WORDS = "person car dog cake moon space bunny street city night forest water fire robot face".split()
+
+
+def random_siglip_base(path: Path) -> Path:
+    """SigLIP-B/16-224 with random weights and a small word-level tokenizer, saved like a checkpoint."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, SiglipConfig, SiglipImageProcessor, SiglipModel
+
+    torch.manual_seed(0)
+    vocab = ["<pad>", "<unk>", "</s>", *WORDS]
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    SiglipModel(SiglipConfig()).save_pretrained(path)
+    SiglipImageProcessor(size={"height": 224, "width": 224}).save_pretrained(path)
+    PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", unk_token="<unk>", eos_token="</s>", model_max_length=64
+    ).save_pretrained(path)
+    return path
+
+
+def excerpts(videos: list[Path], out: Path, count: int) -> list[bytes]:
+    rng = random.Random(0)
+    clips = []
+    for i, video in enumerate(rng.sample(videos, min(count, len(videos)))):
+        target = out / f"clip{i}.mp4"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-ss", "1", "-i", str(video), "-t", "10", "-vf", "scale=-2:240",
+             "-c:v", "libx264", "-crf", "30", "-preset", "veryfast", "-c:a", "aac", str(target)],
+            check=True,
+        )
+        clips.append(target.read_bytes())
+    return clips
+
+
+def replicas() -> dict[str, int]:
+    from ray import serve
+
+    app = next(iter(serve.status().applications.values()))
+    return {name: sum(n for state, n in d.replica_states.items() if str(state).endswith("RUNNING"))
+            for name, d in app.deployments.items()}
+
+
+async def load(url: str, clients: int, seconds: float, clips: list[bytes]) -> dict[str, list[float]]:
+    latencies: dict[str, list[float]] = {"search": [], "match": [], "errors": []}
+    deadline = time.perf_counter() + seconds
+
+    async def client(n: int) -> None:
+        rng = random.Random(n)
+        async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+            while time.perf_counter() < deadline:
+                route = "match" if rng.random() < 0.25 else "search"
+                started = time.perf_counter()
+                try:
+                    if route == "search":
+                        r = await http.get("/search", params={"q": " ".join(rng.sample(WORDS, 2)), "k": 10})
+                    else:
+                        r = await http.post("/match", files={"file": ("c.mp4", rng.choice(clips), "video/mp4")})
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies[route if ok else "errors"].append(time.perf_counter() - started)
+
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    return latencies
+
+
+def percentiles(values: list[float]) -> str:
+    if not values:
+        return "no requests"
+    q = np.percentile(np.array(values) * 1000, [50, 95, 99])
+    return f"p50 {q[0]:.0f} ms, p95 {q[1]:.0f} ms, p99 {q[2]:.0f} ms ({len(values)} requests)"
+
+
+def in_process_search(settings, queries: list[str]) -> list[float]:
+    """The same searches through the core objects, sequentially, without Serve."""
+    from vidsearch.embedders.semantic import SemanticEmbedder, resolve_model
+    from vidsearch.filters import SearchFilters
+    from vidsearch.search import moments
+    from vidsearch.store.owner import open_store
+
+    embedder = SemanticEmbedder(resolve_model(settings.semantic.model), device="cpu")
+    store = open_store(settings)
+    times = []
+    for q in queries:
+        started = time.perf_counter()
+        moments(store, embedder.embed_texts([q])[0], 10, SearchFilters(), False)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("videos", type=Path)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=60)
+    args = parser.parse_args()
+
+    import ray
+    from ray import serve
+
+    sys.path.insert(0, str(REPO))
+    from batch_jobs.index_videos import run_index
+    from serve_app.app import build_app
+    from vidsearch.config import load_settings
+
+    with tempfile.TemporaryDirectory(prefix="vidsearch-serve-bench-") as tmp:
+        tmp = Path(tmp)
+        model = random_siglip_base(tmp / "siglip-b")
+        config = tmp / "vidsearch.yaml"
+        config.write_text(yaml.safe_dump({"data_dir": str(tmp / "data"), "semantic": {"model": str(model)}}))
+        settings = load_settings(config)
+        videos = sorted(p for p in args.videos.iterdir() if p.is_file())
+        clips = excerpts(videos, tmp, 4)
+        ray.init(namespace="vidsearch", include_dashboard=False, log_to_driver=False)
+        try:
+            summary = run_index([str(args.videos)], settings, show_progress=False)
+            print(f"indexed {summary.indexed} videos, {summary.frames} frames")
+            serve.run(build_app({"config": str(config), "serve_config": str(REPO / "configs" / "serve.yaml")}))
+            url = "http://127.0.0.1:8000"
+            queries = [" ".join(random.Random(i).sample(WORDS, 2)) for i in range(40)]
+            chain = in_process_search(settings, queries)
+            with httpx.Client(base_url=url, timeout=120) as http:
+                http.get("/search", params={"q": "warm up"})
+                single = []
+                for q in queries:
+                    started = time.perf_counter()
+                    http.get("/search", params={"q": q, "k": 10}).raise_for_status()
+                    single.append(time.perf_counter() - started)
+            before = replicas()
+            result = asyncio.run(load(url, args.clients, args.seconds, clips))
+            after = replicas()
+        finally:
+            serve.shutdown()
+            ray.shutdown()
+    chain_p50, single_p50 = statistics.median(chain), statistics.median(single)
+    print(f"in-process chain /search (1 client): {percentiles(chain)}")
+    print(f"Serve /search, 1 client:             {percentiles(single)} -> p50 {single_p50 / chain_p50:.2f}x the chain")
+    print(f"Serve under {args.clients} clients for {args.seconds:.0f} s:")
+    print(f"  /search {percentiles(result['search'])}")
+    print(f"  /match  {percentiles(result['match'])}")
+    total = len(result["search"]) + len(result["match"])
+    print(f"  throughput {total / args.seconds:.1f} requests/s, errors {len(result['errors'])}")
+    print(f"replicas before load {before}, after {after}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""The Serve application over real HTTP: real Ray, real Qdrant (local mode), real videos."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+HELD_OUT = "google_work_interviews.mp4"  # never indexed: its clips are negatives
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cut(src: Path, dst: Path, start: float, seconds: float, vf: str = "scale=-2:240") -> Path:
+    """An excerpt re-encoded and downscaled, with its audio re-encoded too, as a re-upload would be."""
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-ss", str(start), "-i", str(src), "-t", str(seconds), "-vf", vf,
+         "-c:v", "libx264", "-crf", "30", "-preset", "veryfast", "-c:a", "aac", "-b:a", "64k", str(dst)],
+        check=True,
+    )
+    return dst
+
+
+@pytest.fixture(scope="module")
+def service(shared_videos, tiny_model_dir, tmp_path_factory):
+    import ray
+    from ray import serve
+
+    from batch_jobs.index_videos import run_index
+    from serve_app.app import build_app
+    from vidsearch.config import load_settings
+
+    root = tmp_path_factory.mktemp("service")
+    library = root / "library"
+    library.mkdir()
+    for video in shared_videos.iterdir():
+        if video.name != HELD_OUT:
+            (library / video.name).symlink_to(video)
+    config = root / "vidsearch.yaml"
+    config.write_text(yaml.safe_dump({"data_dir": str(root / "data"), "semantic": {"model": str(tiny_model_dir)},
+                                      "serve": {"max_upload_mb": 5, "api_key": "secret"}}))
+    ray.init(namespace="vidsearch", include_dashboard=False, log_to_driver=False)
+    try:
+        summary = run_index([str(library)], load_settings(config), show_progress=False)
+        assert summary.indexed == len(list(library.iterdir()))
+        serve.run(build_app({"config": str(config), "serve_config": str(REPO / "configs" / "serve.yaml")}))
+        with httpx.Client(base_url="http://127.0.0.1:8000", timeout=120) as client:
+            yield client, library
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+def test_health_and_stats(service):
+    client, library = service
+    health = client.get("/health").json()
+    assert health["capabilities"] == {"text_search": True, "image_search": True, "clip_match": True, "audio_verification": True}
+    stats = client.get("/stats").json()
+    assert stats["videos"] == stats["complete"] == len(list(library.iterdir()))
+
+
+def test_image_of_a_frame_finds_its_video_and_second(service, tmp_path):
+    client, library = service
+    source = library / "tears_of_steel_battle_clip.webm"
+    frame = tmp_path / "frame.png"
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "41", "-i", str(source), "-frames:v", "1", str(frame)], check=True)
+    body = client.post("/search/image", files={"file": ("frame.png", frame.read_bytes(), "image/png")}).json()
+    top = body["results"][0]
+    assert Path(top["path"]).name == source.name and abs(top["timestamp_s"] - 41) <= 1
+    thumb = client.get(top["thumbnail_url"])
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+
+
+def test_text_search_shape_and_filters(service):
+    client, _ = service
+    body = client.get("/search", params={"q": "a birthday cake", "k": 5}).json()
+    assert len(body["results"]) == 5
+    assert set(body["results"][0]) == {"video_id", "path", "timestamp_s", "score", "thumbnail_url"}
+    short = client.get("/search", params={"q": "a dog", "k": 20, "max_duration_s": 10}).json()["results"]
+    long_ids = {v["video_id"] for v in client.get("/videos").json()["videos"] if v["metadata"]["duration_s"] > 10}
+    assert short and not {r["video_id"] for r in short} & long_ids
+    grouped = client.get("/search", params={"q": "a car", "k": 10, "group": "video"}).json()["results"]
+    assert len({r["video_id"] for r in grouped}) > 1
+    vp9 = client.get("/search", params={"q": "moon", "codec": "vp9", "k": 10}).json()["results"]
+    assert vp9 and all(client.get(f"/videos/{r['video_id']}").json()["metadata"]["video_codec"] == "vp9" for r in vp9)
+
+
+def test_clip_matches_its_source_with_audio(service, tmp_path):
+    client, library = service
+    clip = cut(library / "tears_of_steel_battle_clip.webm", tmp_path / "clip.mp4", start=30, seconds=20)
+    body = client.post("/match", files={"file": ("clip.mp4", clip.read_bytes(), "video/mp4")}).json()
+    best = body["matches"][0]
+    assert Path(best["path"]).name == "tears_of_steel_battle_clip.webm"
+    assert abs(best["source_start_s"] - 30) <= 1 and abs(best["source_end_s"] - 50) <= 1.5
+    assert best["audio"]["verified"] and abs(best["audio"]["offset_s"] - 30) <= 1
+    edl = client.get("/export", params={"id": body["export_id"], "format": "edl"})
+    assert edl.status_code == 200 and "tears_of_steel_battle_clip.webm" in edl.text
+
+
+def test_clip_from_two_sources(service, tmp_path):
+    client, library = service
+    a = cut(library / "tears_of_steel_battle_clip.webm", tmp_path / "a.mp4", 10, 8, "scale=480:270,setsar=1")
+    b = cut(library / "people_walking_one_by_one.mp4", tmp_path / "b.mp4", 60, 8, "scale=480:270,setsar=1")
+    both = tmp_path / "both.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(a), "-i", str(b), "-filter_complex",
+         "[0:v]fps=25,setpts=PTS-STARTPTS[a];[1:v]fps=25,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1:a=0[v]",
+         "-map", "[v]", "-t", "16", "-c:v", "libx264", "-preset", "veryfast", str(both)],
+        check=True,
+    )
+    matches = client.post("/match", files={"file": ("both.mp4", both.read_bytes(), "video/mp4")}).json()["matches"]
+    found = {Path(m["path"]).name: m for m in matches}
+    assert {"tears_of_steel_battle_clip.webm", "people_walking_one_by_one.mp4"} <= set(found)
+    assert abs(found["tears_of_steel_battle_clip.webm"]["source_start_s"] - 10) <= 1
+    assert abs(found["people_walking_one_by_one.mp4"]["source_start_s"] - 60) <= 1
+    assert found["people_walking_one_by_one.mp4"]["query_start_s"] >= 6
+
+
+def test_clip_of_an_unindexed_video_matches_nothing(service, shared_videos, tmp_path):
+    client, _ = service
+    clip = cut(shared_videos / HELD_OUT, tmp_path / "neg.mp4", start=5, seconds=15)
+    assert client.post("/match", files={"file": ("neg.mp4", clip.read_bytes(), "video/mp4")}).json()["matches"] == []
+
+
+@pytest.mark.parametrize(
+    "request_args, status, words",
+    [
+        (("GET", "/search", {"params": {"q": "   "}}), 422, "empty"),
+        (("GET", "/search", {"params": {"q": "x" * 10_000}}), 422, "at most 1000"),
+        (("GET", "/search", {"params": {"q": "cat", "k": 1000}}), 422, "k"),
+        (("POST", "/match", {"files": {"file": ("a.mp4", b"", "video/mp4")}}), 422, "empty"),
+        (("POST", "/match", {"files": {"file": ("a.mp4", b"plain text, not a video" * 10, "video/mp4")}}), 422, "not a video"),
+        (("POST", "/match", {"files": {"file": ("a.mp4", b"\x00" * (6 * 2**20), "video/mp4")}}), 413, "larger than 5 MB"),
+        (("POST", "/search/image", {"files": {"file": ("a.png", b"nope", "image/png")}}), 422, "not an image"),
+        (("GET", "/videos/0000", {}), 404, "no video"),
+        (("GET", "/export", {"params": {"id": "unknown"}}), 404, "no recent result set"),
+        (("DELETE", "/videos/0000", {}), 401, "API key"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx(service, request_args, status, words):
+    client, _ = service
+    method, path, kwargs = request_args
+    response = client.request(method, path, **kwargs)
+    assert response.status_code == status
+    assert words in response.json()["error"]
+    assert client.get("/health").status_code == 200  # and the service stays up
+
+
+def test_truncated_clip_and_clip_without_audio(service, tmp_path):
+    client, library = service
+    whole = cut(library / "tears_of_steel_battle_clip.webm", tmp_path / "whole.mp4", 20, 10)
+    cut_short = whole.read_bytes()[: whole.stat().st_size // 2]
+    response = client.post("/match", files={"file": ("half.mp4", cut_short, "video/mp4")})
+    assert response.status_code == 422 and "error" in response.json()
+    mute = tmp_path / "mute.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(whole), "-an", "-c", "copy", str(mute)], check=True)
+    matches = client.post("/match", files={"file": ("mute.mp4", mute.read_bytes(), "video/mp4")}).json()["matches"]
+    assert matches and matches[0]["audio"] is None  # unknown, not a mismatch
+
+
+def test_stream_supports_ranges_and_delete_needs_the_key(service):
+    client, _ = service
+    videos = client.get("/videos").json()["videos"]
+    target = next(v for v in videos if v["path"].endswith("asl_sign_book.mkv"))
+    part = client.get(f"/videos/{target['video_id']}/stream", headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and len(part.content) == 100
+    gone = client.delete(f"/videos/{target['video_id']}", headers={"X-API-Key": "secret"})
+    assert gone.status_code == 200
+    assert client.get(f"/videos/{target['video_id']}").status_code == 404
+    assert client.get("/stats").json()["videos"] == len(videos) - 1
+
+
+def test_videos_indexed_while_serving_become_searchable(service, tmp_path):
+    from batch_jobs.index_videos import run_index
+    from conftest import make_video
+    from vidsearch.config import load_settings
+
+    client, library = service
+    before = client.get("/stats").json()["videos"]
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    make_video(fresh / "new_arrival.mp4", seconds=20, size=(480, 270), source="mandelbrot", audio=False)
+    config = library.parent / "vidsearch.yaml"
+    assert run_index([str(fresh)], load_settings(config), show_progress=False).indexed == 1
+    assert client.get("/stats").json()["videos"] == before + 1  # no restart
+    clip = cut(fresh / "new_arrival.mp4", tmp_path / "arrival_clip.mp4", start=5, seconds=10)
+    matches = client.post("/match", files={"file": ("c.mp4", clip.read_bytes(), "video/mp4")}).json()["matches"]
+    assert Path(matches[0]["path"]).name == "new_arrival.mp4" and abs(matches[0]["source_start_s"] - 5) <= 1
