@@ -174,20 +174,3 @@ def test_stream_supports_ranges_and_delete_needs_the_key(service):
     assert client.get(f"/videos/{target['video_id']}").status_code == 404
     assert client.get("/stats").json()["videos"] == len(videos) - 1
 
-
-def test_videos_indexed_while_serving_become_searchable(service, tmp_path):
-    from batch_jobs.index_videos import run_index
-    from conftest import make_video
-    from vidsearch.config import load_settings
-
-    client, library = service
-    before = client.get("/stats").json()["videos"]
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    make_video(fresh / "new_arrival.mp4", seconds=20, size=(480, 270), source="mandelbrot", audio=False)
-    config = library.parent / "vidsearch.yaml"
-    assert run_index([str(fresh)], load_settings(config), show_progress=False).indexed == 1
-    assert client.get("/stats").json()["videos"] == before + 1  # no restart
-    clip = cut(fresh / "new_arrival.mp4", tmp_path / "arrival_clip.mp4", start=5, seconds=10)
-    matches = client.post("/match", files={"file": ("c.mp4", clip.read_bytes(), "video/mp4")}).json()["matches"]
-    assert Path(matches[0]["path"]).name == "new_arrival.mp4" and abs(matches[0]["source_start_s"] - 5) <= 1
