@@ -135,6 +135,10 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
         videos = {r.video_id: (r.frame_payload(), frame_count(r.metadata, fps)) for r in plan.records}
         writer = IndexWriter(store, thumbnails, videos, summary.semantic_model)
         job = settings.job
+        embed_cpus = job.embed_num_cpus if job.embed_num_cpus is not None else (0 if job.embed_num_gpus else 1)
+        decode_cpus, embed_cpus = fit_reservations(
+            job.decode_num_cpus, embed_cpus if model_dir is not None else 0.0, *_local_free_cpus()
+        )
         parts = [seg for t in plan.to_index for seg in segments(t, fps, settings.sampling.segment_s)]
         ds = ray.data.from_items(
             [
@@ -147,7 +151,7 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
             decode_segments,
             batch_size=1,
             fn_kwargs={"settings": settings, "image_size": image_size},
-            num_cpus=1,
+            num_cpus=decode_cpus,
             concurrency=job.decode_concurrency,
             # Spread decoding over nodes; the differing strategy also keeps Ray Data from fusing
             # decoding into the embedder actors, which would serialise it behind the model.
@@ -164,7 +168,7 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
                 batch_size=job.embed_batch_size,
                 concurrency=job.embed_concurrency,
                 num_gpus=job.embed_num_gpus,
-                num_cpus=0 if job.embed_num_gpus else 1,
+                num_cpus=embed_cpus,
                 scheduling_strategy="DEFAULT",
             )
         bar = _progress_bar(show_progress, len(plan.to_index), sum(total for _, total in videos.values()))
@@ -183,6 +187,32 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
             summary.failed.append({"path": by_id[vid].path, "reason": reason})
     summary.wall_s = time.perf_counter() - started
     return summary
+
+
+def fit_reservations(decode: float, embed: float, free_cpus: float | None, nodes: int) -> tuple[float, float]:
+    """CPU reservations for one decode task and the embed actor that fit what the cluster has free.
+
+    On one machine the service's replicas hold part of the CPUs; if the job asked for more than the
+    rest, the embed actor would take its share and no decode task could ever start. A cluster of
+    several nodes is left alone: there the autoscaler adds nodes for what the job asks.
+    """
+    need = decode + embed
+    if free_cpus is None or nodes > 1 or free_cpus <= 0 or need <= free_cpus:
+        return decode, embed
+    scale = free_cpus / need * 0.95  # a margin: Ray rounds fractional CPUs to 1/10000
+    log.warning(
+        "only %.2f CPUs are free on this machine (the service holds the rest): reserving %.2f per "
+        "decode task and %.2f for the embedder instead of %.2f and %.2f",
+        free_cpus, decode * scale, embed * scale, decode, embed,
+    )
+    return decode * scale, embed * scale
+
+
+def _local_free_cpus() -> tuple[float | None, int]:
+    import ray
+
+    nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+    return ray.available_resources().get("CPU"), nodes
 
 
 def _progress_bar(enabled: bool, videos: int, frames: float):

@@ -54,6 +54,8 @@ class IndexJobSettings(BaseModel):
     embed_concurrency: int = Field(1, ge=1)
     embed_num_gpus: float = Field(0.0, ge=0, description="GPUs per embed actor; 0 runs on CPU")
     decode_concurrency: int | None = Field(None, ge=1, description="parallel decode tasks; None=auto")
+    decode_num_cpus: float = Field(1.0, gt=0, description="CPUs reserved per decode task")
+    embed_num_cpus: float | None = Field(None, ge=0, description="CPUs per embed actor; None: 1 on CPU, 0 on GPU")
     write_batch_size: int = Field(256, ge=1)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY_DIM, make_video, rotate_video
+from tests.conftest import TINY_DIM, make_video, rotate_video
 from vidsearch.media.frames import sample_times
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

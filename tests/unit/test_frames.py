@@ -3,7 +3,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import rotate_video
+from tests.conftest import rotate_video
 
 from vidsearch.media.frames import iter_frames, sample_times, scaled_size
 from vidsearch.media.probe import MediaError, probe

@@ -2,7 +2,7 @@ import subprocess
 
 import pytest
 
-from conftest import rotate_video
+from tests.conftest import rotate_video
 
 from vidsearch.media.probe import MediaError, probe
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import TINY_DIM
+from tests.conftest import TINY_DIM
 from vidsearch.embedders.semantic import (
     ModelUnavailable,
     SemanticEmbedder,
