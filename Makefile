@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DATA_DIR ?= data
 
-.PHONY: run stop test setup system-deps bench clean
+.PHONY: run stop test setup system-deps bench clean k8s
 
 # Start a local Ray cluster (or reuse the running one), index VIDEOS into it, then serve on :8000.
 # The index job and the service share the cluster, and so the embedded store's single owner.
@@ -29,16 +29,17 @@ test: setup
 
 setup: system-deps $(VENV)/.installed
 
+# Chromium and its driver run the web page's browser tests.
 system-deps:
-	@if ! command -v ffmpeg >/dev/null || ! command -v fpcalc >/dev/null; then \
-	  echo "installing ffmpeg and libchromaprint-tools"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg libchromaprint-tools >/dev/null; \
+	@if ! command -v ffmpeg >/dev/null || ! command -v fpcalc >/dev/null || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  echo "installing ffmpeg, libchromaprint-tools, chromium and chromium-driver"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg libchromaprint-tools chromium chromium-driver >/dev/null; \
 	fi
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[cpu,test]"
 	@touch $@
 
 bench: setup
@@ -46,3 +47,7 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Regenerate the RayService's Serve configs (k8s/overlays/*/serve-config.yaml) from configs/.
+k8s:
+	$(BIN)/python -m k8s.render
