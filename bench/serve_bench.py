@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -61,6 +62,12 @@ def excerpts(videos: list[Path], out: Path, count: int) -> list[bytes]:
     return clips
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def replicas() -> dict[str, int]:
     from ray import serve
 
@@ -85,11 +92,24 @@ async def load(url: str, clients: int, seconds: float, clips: list[bytes]) -> di
                     else:
                         r = await http.post("/match", files={"file": ("c.mp4", rng.choice(clips), "video/mp4")})
                     ok = r.status_code == 200
-                except httpx.HTTPError:
+                    if not ok:
+                        reasons[f"{route} {r.status_code}: {r.text[:120]}"] = reasons.get(f"{route} {r.status_code}: {r.text[:120]}", 0) + 1
+                except httpx.HTTPError as e:
                     ok = False
+                    reasons[f"{route}: {type(e).__name__}"] = reasons.get(f"{route}: {type(e).__name__}", 0) + 1
                 latencies[route if ok else "errors"].append(time.perf_counter() - started)
 
-    await asyncio.gather(*(client(n) for n in range(clients)))
+    async def watch_replicas() -> None:
+        while time.perf_counter() < deadline:
+            for name, n in (await asyncio.to_thread(replicas)).items():
+                peak[name] = max(peak.get(name, 0), n)
+            await asyncio.sleep(2)
+
+    peak: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    await asyncio.gather(watch_replicas(), *(client(n) for n in range(clients)))
+    latencies["peak_replicas"] = peak
+    latencies["reasons"] = reasons
     return latencies
 
 
@@ -144,8 +164,10 @@ def main() -> None:
         try:
             summary = run_index([str(args.videos)], settings, show_progress=False)
             print(f"indexed {summary.indexed} videos, {summary.frames} frames")
+            port = free_port()
+            serve.start(http_options={"host": "127.0.0.1", "port": port})
             serve.run(build_app({"config": str(config), "serve_config": str(REPO / "configs" / "serve.yaml")}))
-            url = "http://127.0.0.1:8000"
+            url = f"http://127.0.0.1:{port}"
             queries = [" ".join(random.Random(i).sample(WORDS, 2)) for i in range(40)]
             chain = in_process_search(settings, queries)
             with httpx.Client(base_url=url, timeout=120) as http:
@@ -169,7 +191,9 @@ def main() -> None:
     print(f"  /match  {percentiles(result['match'])}")
     total = len(result["search"]) + len(result["match"])
     print(f"  throughput {total / args.seconds:.1f} requests/s, errors {len(result['errors'])}")
-    print(f"replicas before load {before}, after {after}")
+    for reason, count in result["reasons"].items():
+        print(f"    {count} x {reason}")
+    print(f"replicas before load {before}, peak during load {result['peak_replicas']}, after {after}")
 
 
 if __name__ == "__main__":

@@ -69,10 +69,12 @@ class Reranker:
     """Exact re-ranking of the store's candidates, and temporal alignment of clips against them."""
 
     def __init__(self, settings: dict):
+        from vidsearch.copy_index import CopyIndex
         from vidsearch.store.owner import open_store
 
         self.settings = Settings.model_validate(settings)
         self.store = open_store(self.settings)
+        self.copy_index = CopyIndex()
 
     def search(self, vector: np.ndarray, k: int, filters: dict, group: bool) -> list[dict]:
         from vidsearch.search import moments
@@ -82,7 +84,8 @@ class Reranker:
     def match(self, clip, k: int) -> list[dict]:
         from vidsearch.search import match_clip
 
-        return match_clip(self.store, clip.seconds, clip.copy, limit=k)
+        self.copy_index.sync(self.store)  # picks up videos indexed since the last request
+        return match_clip(self.store, self.copy_index, clip.copy, limit=k)
 
 
 @serve.deployment
@@ -96,8 +99,11 @@ class AudioVerifier:
         self.store = open_store(self.settings)
 
     def verify(self, data: bytes, matches: list[dict]) -> list[dict]:
-        from vidsearch.clips import clip_file
+        from vidsearch.clips import clip_file, clip_fingerprint
         from vidsearch.search import verify_audio
 
+        if not matches:
+            return matches
         with clip_file(data) as path:
-            return verify_audio(self.store, path, matches)
+            fingerprint = clip_fingerprint(path)
+        return verify_audio(self.store, fingerprint, matches)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from vidsearch.filters import SearchFilters
+from vidsearch.fingerprints import AudioFingerprint
 from vidsearch.store.qdrant import FrameHit
 
 
@@ -36,27 +37,26 @@ def _moment(hit: FrameHit) -> dict:
     }
 
 
-def candidate_videos(store, copy: np.ndarray, per_frame: int = 16, limit: int = 8) -> list[str]:
-    """Videos whose frames are nearest to the clip's frames, by summed similarity: only these are
-    aligned, so matching cost follows the number of candidates, not the library's size."""
-    votes: dict[str, float] = {}
-    for vector in copy:
-        for hit in store.search(vector, "copy", limit=per_frame):
-            votes[hit.video_id] = votes.get(hit.video_id, 0.0) + max(hit.score, 0.0)
-    return [vid for vid, _ in sorted(votes.items(), key=lambda kv: -kv[1])[:limit]]
+def match_clip(store, index, copy: np.ndarray, limit: int = 5) -> list[dict]:
+    """Sources of a clip, by aligning its frame sequence (copy vectors at the index's sampling
+    rate) against the frames of each candidate video of `index` (a synced CopyIndex).
 
-
-def match_clip(store, seconds: np.ndarray, copy: np.ndarray, limit: int = 5) -> list[dict]:
-    """Sources of a clip, by aligning its frame sequence against each candidate video's frames."""
+    Only candidates are aligned, so the cost follows the clip and the number of candidates, not
+    the library's size. Each candidate is aligned as it is and mirrored (a flipped re-upload), in
+    one resolution, so a query second goes to whichever reading of whichever source explains it best.
+    """
     from vidsearch.alignment import match_clip as align
+    from vidsearch.embedders.copy import HFLIP
 
     candidates = {}
-    for vid in candidate_videos(store, copy):
-        source_seconds, vectors = store.frame_vectors(vid, "copy")
-        if len(vectors):
-            candidates[vid] = (vectors, source_seconds)
+    for vid in index.candidates(np.vstack([copy, copy * HFLIP])):
+        source_seconds, vectors = index.frames(vid)
+        candidates[(vid, False)] = (vectors, source_seconds)
+        candidates[(vid, True)] = (vectors * HFLIP, source_seconds)
     found = align(copy, candidates)
-    paths = {vid: store.get_video(vid).path for vid in {vid for vid, _ in found}}
+    records = {vid: store.get_video(vid) for vid in {vid for (vid, _), _ in found}}
+    paths = {vid: r.path for vid, r in records.items() if r is not None}  # None: deleted meanwhile
+    found = [((vid, flipped), seg) for (vid, flipped), seg in found if vid in paths]
     return [
         {
             "video_id": vid,
@@ -67,25 +67,24 @@ def match_clip(store, seconds: np.ndarray, copy: np.ndarray, limit: int = 5) -> 
             "query_start_s": round(seg.query_start_s, 3),
             "query_end_s": round(seg.query_end_s, 3),
             "visual_score": round(seg.score, 4),
+            "flipped": flipped,
+            "evidence": "visual",  # "both" once the audio agrees (verify_audio)
             "audio": None,
         }
-        for vid, seg in found[:limit]
+        for (vid, flipped), seg in found[:limit]
     ]
 
 
-def verify_audio(store, clip_path: str, matches: list[dict], tolerance_s: float = 1.0) -> list[dict]:
-    """Say, for each visual match, whether the clip's audio sits at the same place in the source.
+def verify_audio(store, clip: AudioFingerprint, matches: list[dict], tolerance_s: float = 1.0) -> list[dict]:
+    """Say, for each visual match, whether the clip's audio (its fingerprint) sits at the same
+    place in the source; `evidence` becomes "both" where it does.
 
     `audio` stays None ("unknown") when the clip or the source has no usable audio: silence is no
     evidence either way.
     """
-    from vidsearch.clips import clip_fingerprint
     from vidsearch.fingerprints import decode_items, locate
 
-    if not matches:
-        return matches
-    clip = clip_fingerprint(clip_path)
-    if clip.status != "fingerprinted":
+    if not matches or clip.status != "fingerprinted":
         return matches
     for match in matches:
         record = store.get_video(match["video_id"], with_fingerprint=True)
@@ -98,4 +97,6 @@ def verify_audio(store, clip_path: str, matches: list[dict], tolerance_s: float 
             "offset_s": round(found.offset_s, 3) if found else None,
             "score": round(found.score, 4) if found else 0.0,
         }
+        if match["audio"]["verified"]:
+            match["evidence"] = "both"
     return matches

@@ -5,7 +5,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from vidsearch.embedders.copy import DIM, content_box, copy_descriptor, copy_descriptors
+from vidsearch.embedders.copy import DIM, HFLIP, content_box, copy_descriptor, copy_descriptors
 from vidsearch.media.frames import iter_frames
 from vidsearch.media.probe import probe
 
@@ -28,6 +28,15 @@ def test_shape_and_norm():
     assert np.linalg.norm(v) == pytest.approx(1, abs=1e-5)
     flat = copy_descriptor(np.zeros((90, 160, 3), np.uint8))
     assert np.linalg.norm(flat) == pytest.approx(1)
+
+
+def test_a_mirrored_frame_is_the_sign_mask_of_the_original():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (90, 161, 3), dtype=np.uint8)
+    image[:, :40] //= 3  # an asymmetric picture: mirroring it changes its descriptor
+    plain, mirrored = copy_descriptor(image), copy_descriptor(np.ascontiguousarray(image[:, ::-1]))
+    assert float(plain @ mirrored) < 0.9
+    assert float((plain * HFLIP) @ mirrored) == pytest.approx(1, abs=1e-4)
 
 
 def test_letterbox_is_cut_away():

@@ -33,6 +33,11 @@ def _dct_matrix(n: int) -> np.ndarray:
 
 _DCT = _dct_matrix(GRID)[:KEEP]  # only the rows for the frequencies kept
 
+# Mirroring a picture left to right multiplies each DCT coefficient by (-1) ** (horizontal
+# frequency): the descriptor of a flipped frame is the descriptor times this sign mask, so flipped
+# copies are found without decoding or describing anything twice.
+HFLIP = np.array([(-1.0) ** (i % KEEP) for i in range(1, KEEP * KEEP)], dtype=np.float32)
+
 
 def content_box(grey: np.ndarray, dark: float = 40.0, spread: float = 24.0) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) of the picture inside dark uniform borders; at most 35 % per side."""

@@ -169,6 +169,18 @@ class VideoStore:
             if offset is None:
                 return sorted(records, key=lambda r: r.path)
 
+    def complete_versions(self) -> dict[str, float | None]:
+        """{video_id: updated_at} of the complete videos: what an in-memory index compares with."""
+        versions, offset = {}, None
+        status = models.Filter(must=[models.FieldCondition(key="status", match=models.MatchValue(value="complete"))])
+        while True:
+            points, offset = self.client.scroll(
+                self.videos, scroll_filter=status, limit=1024, offset=offset, with_payload=["updated_at"]
+            )
+            versions.update({str(p.id): p.payload.get("updated_at") for p in points})
+            if offset is None:
+                return versions
+
     def set_status(self, video_id: str, status: VideoStatus, error: str | None = None, **fields) -> None:
         payload = {"status": status, "error": error, "updated_at": time.time(), **fields}
         self.client.set_payload(self.videos, payload, points=[video_id], wait=True)
