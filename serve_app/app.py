@@ -16,9 +16,12 @@ import numpy as np
 from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 from ray import serve
 from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle
+from starlette.exceptions import HTTPException
 
 from serve_app.deployments import AudioVerifier, Embedder, Reranker, SemanticUnavailable
 from vidsearch.config import Settings, load_settings
@@ -27,11 +30,14 @@ from vidsearch.media.probe import MediaError
 
 log = logging.getLogger(__name__)
 
+WEB_DIR = Path(__file__).parent / "web"  # the page: static files, no build step
+
 api = FastAPI(
     title="vidsearch",
     description="Find any moment in a video library: text, image and clip search.",
     version="0.1.0",
 )
+api.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
 
 
 class UserError(Exception):
@@ -42,6 +48,12 @@ class UserError(Exception):
 @api.exception_handler(UserError)
 async def _user_error(request: Request, exc: UserError) -> JSONResponse:
     return JSONResponse(status_code=exc.status, content={"error": exc.message})
+
+
+@api.exception_handler(HTTPException)
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    # Unknown routes and static files answer in the same shape as every other error.
+    return JSONResponse(status_code=exc.status_code, content={"error": exc.detail}, headers=exc.headers)
 
 
 @api.exception_handler(RequestValidationError)
@@ -72,10 +84,15 @@ def _root_cause(exc: BaseException) -> BaseException:
         seen = inner
 
 
+class IndexRequest(BaseModel):
+    paths: list[str] = Field(min_length=1, max_length=100, description="absolute paths of files or folders")
+
+
 @serve.deployment
 @serve.ingress(api)
 class Api:
     def __init__(self, embedder: DeploymentHandle, reranker: DeploymentHandle, audio: DeploymentHandle, settings: dict):
+        from serve_app.jobs import job_runner
         from vidsearch.media.thumbnails import ThumbnailStore
         from vidsearch.store.owner import open_store
 
@@ -83,6 +100,7 @@ class Api:
         self.settings = Settings.model_validate(settings)
         self.store = open_store(self.settings)
         self.thumbnails = ThumbnailStore(self.settings.thumbnails_dir, self.settings.sampling.fps)
+        self.runner = job_runner(self.settings)
         self.recent: OrderedDict[str, list[dict]] = OrderedDict()  # export_id -> results, bounded
 
     def _remember(self, results: list[dict]) -> str:
@@ -100,6 +118,10 @@ class Api:
         if not data:
             raise UserError(422, "the upload is empty (0 bytes)")
         return data
+
+    @api.get("/", include_in_schema=False)
+    async def page(self) -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
     @api.get("/health")
     async def health(self) -> dict:
@@ -207,11 +229,65 @@ class Api:
     async def stats(self) -> dict:
         return self.store.stats()
 
+    @api.post("/index", status_code=202)
+    async def index(self, body: IndexRequest, request: Request) -> dict:
+        """Index files or folders under the media roots, in the cluster; follow it with GET /jobs."""
+        self._authorise(request)
+        return {"job": await self._start_job(self._indexable(body.paths))}
+
+    @api.post("/videos/{video_id}/reindex", status_code=202)
+    async def reindex(self, video_id: str, request: Request) -> dict:
+        """Index one video again from its file, even when it is complete."""
+        self._authorise(request)
+        record = self._record(video_id)
+        return {"job": await self._start_job(self._indexable([record.path]), redo=[video_id])}
+
+    @api.get("/jobs")
+    async def jobs(self) -> dict:
+        """Index jobs, newest first, with videos and frames done; and the folders that may be indexed."""
+        jobs = await self.runner.jobs.remote()
+        records = self.store.list_videos() if any(j.state == "running" for j in jobs) else []
+        return {"jobs": [self._job(j, records) for j in jobs], "roots": self._roots()}
+
     def _record(self, video_id: str):
         record = self.store.get_video(video_id)
         if record is None:
             raise UserError(404, f"no video with id {video_id}")
         return record
+
+    def _roots(self) -> list[str]:
+        from vidsearch.index_jobs import media_roots
+
+        return media_roots(self.settings.serve.index_roots, (r.path for r in self.store.list_videos()))
+
+    def _indexable(self, paths: list[str]) -> list[str]:
+        from vidsearch.index_jobs import BadIndexPath, PathRefused, check_paths
+
+        try:
+            return check_paths(paths, self._roots())
+        except PathRefused as e:
+            raise UserError(403, str(e)) from None
+        except BadIndexPath as e:
+            raise UserError(422, str(e)) from None
+
+    async def _start_job(self, paths: list[str], redo: list[str] | None = None) -> dict:
+        from vidsearch.index_jobs import JobConflict
+
+        try:
+            job = await self.runner.start.remote(paths, redo or [])
+        except RayTaskError as e:
+            if isinstance(e.cause, JobConflict):
+                raise UserError(409, str(e.cause)) from None
+            raise
+        return self._job(job, [])
+
+    def _job(self, job, records: list) -> dict:
+        from dataclasses import asdict
+
+        from vidsearch.index_jobs import job_progress
+
+        progress = job_progress(job, records, self.store.count_frames, self.settings.sampling.fps)
+        return asdict(job) | {"progress": progress}
 
     def _authorise(self, request: Request) -> None:
         key = self.settings.serve.api_key

@@ -63,6 +63,9 @@ class ServeSettings(BaseModel):
     max_upload_mb: int = Field(200, ge=1, description="largest clip or image accepted")
     api_key: str | None = Field(None, description="required in X-API-Key by mutating routes when set")
     max_clip_s: float = Field(600.0, gt=0)
+    index_roots: list[str] = Field(
+        default_factory=list, description="what POST /index may index; empty: the folders of indexed videos"
+    )
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,70 @@
+"""Index jobs started from the service, run in the cluster.
+
+One named actor per data dir keeps the book of jobs, so that every Api replica sees the same jobs
+and a job outlives the replica that started it. Each job is a Ray task calling `run_index` with the
+service's settings; it reaches the embedded store through the cluster's single owner, so what it
+writes is searchable at once.
+"""
+
+from __future__ import annotations
+
+from vidsearch.config import Settings
+from vidsearch.store.owner import NAMESPACE, owner_name
+
+
+def job_runner(settings: Settings):
+    """A handle to the actor that starts and tracks this data dir's index jobs."""
+    import ray
+
+    from vidsearch.index_jobs import JobBook
+
+    # The task only orchestrates; Ray Data's own tasks and actors take the CPUs it needs.
+    @ray.remote(num_cpus=0)
+    def index(paths: list[str], settings: Settings, redo: list[str]) -> dict:
+        from batch_jobs.index_videos import run_index
+        from vidsearch.store.owner import open_store
+
+        # The plan skips an unchanged, complete video; one marked `indexing` it indexes again, and
+        # its old frames go first, as the plan would drop them, so that progress starts from zero.
+        store = open_store(settings)
+        for video_id in redo:
+            store.delete_frames(video_id)
+            store.set_status(video_id, "indexing", frames=0)
+        return run_index(paths, settings, show_progress=False).as_json()
+
+    @ray.remote(num_cpus=0)
+    class IndexJobRunner:
+        def __init__(self, settings: Settings):
+            self.settings = settings
+            self.book = JobBook()
+            self.tasks = {}  # job_id -> ObjectRef of the running task
+
+        def start(self, paths: list[str], redo: list[str]):
+            self._collect()
+            job = self.book.start(paths)
+            self.tasks[job.job_id] = index.remote(paths, self.settings, redo)
+            return job
+
+        def jobs(self):
+            self._collect()
+            return self.book.jobs()
+
+        def _collect(self) -> None:
+            if not self.tasks:
+                return
+            ready, _ = ray.wait(list(self.tasks.values()), num_returns=len(self.tasks), timeout=0)
+            for job_id, ref in list(self.tasks.items()):
+                if ref not in ready:
+                    continue
+                del self.tasks[job_id]
+                try:
+                    self.book.finish(job_id, ray.get(ref))
+                except ray.exceptions.RayTaskError as e:
+                    self.book.fail(job_id, str(e.cause))
+                except ray.exceptions.RayError as e:
+                    self.book.fail(job_id, f"the job stopped: {type(e).__name__}")
+
+    name = "index-jobs-" + owner_name(settings).removeprefix("store-")
+    return IndexJobRunner.options(
+        name=name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True
+    ).remote(settings)

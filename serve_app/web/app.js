@@ -1,0 +1,621 @@
+// The page: search (text or picture) and watch, match a clip, and the library with its index jobs.
+// Plain DOM, no framework: every view is a <section> of index.html shown by the URL's hash.
+
+import { ApiError, apiKey, call, upload } from "./api.js";
+
+const VIEWS = ["search", "match", "library"];
+const VIDEO_NAME = /\.(mp4|m4v|mov|mkv|webm|avi|ts|mts|m2ts|mpe?g|flv|wmv|3gp|ogv)$/i;
+const IMAGE_NAME = /\.(png|jpe?g|webp|gif|bmp|tiff?)$/i;
+const JOB_POLL_MS = 1500;
+
+const $ = (selector, root = document) => root.querySelector(selector);
+
+// ---------------------------------------------------------------------------------------- helpers
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value !== null && value !== undefined && value !== false) node.setAttribute(name, value === true ? "" : value);
+  }
+  node.append(...children.filter((child) => child !== null && child !== undefined && child !== false));
+  return node;
+}
+
+function button(label, onClick, { name, kind } = {}) {
+  const node = el("button", { type: "button", class: kind, "aria-label": name }, label);
+  node.addEventListener("click", onClick);
+  return node;
+}
+
+function fmtTime(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "–";
+  const rounded = Math.round(seconds * 10) / 10;
+  const hours = Math.floor(rounded / 3600);
+  const minutes = Math.floor((rounded % 3600) / 60);
+  const secs = Math.round((rounded % 60) * 10) / 10;
+  const ss = (secs < 10 ? "0" : "") + secs.toFixed(Number.isInteger(secs) ? 0 : 1);
+  return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${ss}` : `${minutes}:${ss}`;
+}
+
+function fmtBytes(bytes) {
+  if (bytes < 2 ** 20) return `${Math.max(1, Math.round(bytes / 2 ** 10))} KB`;
+  return `${(bytes / 2 ** 20).toFixed(1)} MB`;
+}
+
+const basename = (path) => path.split("/").filter(Boolean).pop() || path;
+const dirname = (path) => path.slice(0, path.lastIndexOf("/")) || "/";
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+const streamUrl = (videoId) => `/videos/${encodeURIComponent(videoId)}/stream`;
+
+// Why a chosen file cannot be sent, before uploading it; the service checks the content itself.
+function uploadProblem(file, kind) {
+  if (file.size === 0) return `${file.name} is empty (0 bytes). Choose another file.`;
+  const video = kind === "video";
+  const looksRight = file.type.startsWith(`${kind}/`) || (video ? VIDEO_NAME : IMAGE_NAME).test(file.name);
+  if (looksRight || !file.type) return null;
+  return video
+    ? `${file.name} is not a video (${file.type}). Choose a video clip, such as MP4, WebM or MOV.`
+    : `${file.name} is not an image (${file.type}). Choose a picture, such as PNG, JPEG or WebP.`;
+}
+
+// ------------------------------------------------------------------- status, errors, busy states
+
+function setStatus(view, text, busy = false) {
+  const node = $(`#${view}-status`);
+  node.textContent = text || "";
+  node.classList.toggle("busy", busy);
+}
+
+function showError(view, error) {
+  const text = error instanceof ApiError ? error.message : `Something went wrong: ${error.message || error}`;
+  $(`#${view}-error`).textContent = text;
+}
+
+const inflight = {};
+
+// One piece of work per view at a time: a new search or upload replaces the one still running.
+async function run(view, busyText, work) {
+  inflight[view]?.abort();
+  const controller = new AbortController();
+  inflight[view] = controller;
+  const section = $(`#view-${view}`);
+  $(`#${view}-error`).textContent = "";
+  setStatus(view, busyText, true);
+  section.setAttribute("aria-busy", "true");
+  try {
+    const doneText = await work(controller.signal);
+    if (inflight[view] === controller) setStatus(view, doneText);
+  } catch (error) {
+    if (inflight[view] !== controller || error.name === "AbortError") return;
+    setStatus(view, "");
+    showError(view, error);
+  } finally {
+    if (inflight[view] === controller) {
+      section.removeAttribute("aria-busy");
+      inflight[view] = null;
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------ views
+
+function showView(name, { focus = false } = {}) {
+  if (!$("#watch").hidden && $(`#view-${name}`).hidden) closePlayer(); // it belonged to the view left
+  for (const view of VIEWS) $(`#view-${view}`).hidden = view !== name;
+  for (const link of document.querySelectorAll("nav a")) {
+    if (link.dataset.view === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  if (name === "library") {
+    loadLibrary();
+    pollJobs();
+  }
+  if (focus) $(`#${name}-title`).focus();
+}
+
+window.addEventListener("hashchange", () => {
+  const name = location.hash.slice(1);
+  if (VIEWS.includes(name)) showView(name, { focus: true }); // other hashes (#main) are in-page links
+});
+
+// ----------------------------------------------------------------------------------------- search
+
+$("#search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const data = new FormData(event.currentTarget);
+  const q = String(data.get("q") || "").trim();
+  if (!q) {
+    showError("search", new ApiError(422, "Type what to look for, for example “a dog on a beach”."));
+    $("#q").focus();
+    return;
+  }
+  const params = new URLSearchParams({ q, k: data.get("k") });
+  for (const name of ["min_duration_s", "max_duration_s", "min_height", "codec", "path_prefix"]) {
+    const value = String(data.get(name) || "").trim();
+    if (value) params.set(name, value);
+  }
+  const min = Number(params.get("min_duration_s")), max = Number(params.get("max_duration_s"));
+  if (params.has("min_duration_s") && params.has("max_duration_s") && min > max) {
+    showError("search", new ApiError(422, "“Longer than” is more than “Shorter than”: no video can match."));
+    return;
+  }
+  const grouped = data.get("group") === "video";
+  if (grouped) params.set("group", "video");
+  run("search", `Searching for “${q}”…`, async (signal) => {
+    const { results } = await call(`/search?${params}`, { signal });
+    renderResults(results, grouped);
+    return resultsText(results.length, `for “${q}”`);
+  });
+});
+
+function searchImage(file) {
+  const problem = uploadProblem(file, "image");
+  if (problem) {
+    setStatus("search", "");
+    showError("search", new ApiError(422, problem));
+    return;
+  }
+  const form = $("#search-form");
+  const grouped = form.elements.group.checked;
+  const params = new URLSearchParams({ k: form.elements.k.value });
+  if (grouped) params.set("group", "video");
+  run("search", `Searching with the picture ${file.name}…`, async (signal) => {
+    const { results } = await upload(`/search/image?${params}`, file, signal);
+    renderResults(results, grouped);
+    return resultsText(results.length, `like ${file.name}`);
+  });
+}
+
+function resultsText(count, what) {
+  return count ? `${plural(count, "moment")} ${what}.` : `No moments found ${what}. Try other words or fewer filters.`;
+}
+
+function renderResults(results, grouped) {
+  const box = $("#results");
+  box.replaceChildren();
+  if (!grouped) {
+    box.append(resultList(results));
+    return;
+  }
+  const byVideo = new Map();
+  for (const result of results) byVideo.set(result.video_id, [...(byVideo.get(result.video_id) || []), result]);
+  for (const moments of byVideo.values()) {
+    const name = basename(moments[0].path);
+    const heading = el("h3", { title: moments[0].path }, name, el("span", { class: "muted" }, ` · ${plural(moments.length, "moment")}`));
+    box.append(el("section", { class: "group", "aria-label": name }, heading, resultList(moments)));
+  }
+}
+
+function resultList(results) {
+  return el("ol", { class: "grid" }, ...results.map((result) => el("li", {}, resultButton(result))));
+}
+
+function resultButton(result) {
+  const name = basename(result.path);
+  const when = fmtTime(result.timestamp_s);
+  const score = result.score.toFixed(3);
+  const node = el(
+    "button",
+    {
+      type: "button", class: "result", title: result.path, "aria-label": `${name} at ${when}, score ${score}: play`,
+      "data-video-id": result.video_id, "data-t": result.timestamp_s, "data-path": result.path,
+    },
+    el("img", { src: result.thumbnail_url, alt: "", loading: "lazy", width: 192, height: 108 }),
+    el("span", { class: "name" }, name),
+    el("span", { class: "meta" }, el("span", { class: "time" }, when), el("span", { class: "score" }, `score ${score}`)),
+  );
+  node.addEventListener("click", () => watch(result.video_id, result.timestamp_s, name));
+  return node;
+}
+
+// Arrow keys move between results, as in a grid; Tab still walks them in order.
+$("#results").addEventListener("keydown", (event) => {
+  const moves = { ArrowRight: 1, ArrowLeft: -1, Home: -Infinity, End: Infinity };
+  if (!(event.key in moves) || !event.target.classList.contains("result")) return;
+  const all = [...$("#results").querySelectorAll(".result")];
+  const at = all.indexOf(event.target) + moves[event.key];
+  all[Math.min(all.length - 1, Math.max(0, at))].focus();
+  event.preventDefault();
+});
+
+// ------------------------------------------------------------------------------------------ watch
+
+let watching = 0; // which watch() call the player's events belong to
+
+function watch(videoId, seconds, title) {
+  const token = ++watching;
+  const player = $("#player");
+  $("#watch").hidden = false;
+  $("#watch-title").textContent = title;
+  $("#watch-info").textContent = seconds ? `From ${fmtTime(seconds)}` : "";
+  $("#watch-error").textContent = "";
+  player.dataset.state = "loading";
+  const seek = () => {
+    if (token !== watching) return;
+    player.addEventListener("seeked", () => {
+      if (token !== watching) return;
+      player.dataset.state = "ready";
+      play(player);
+    }, { once: true });
+    player.currentTime = seconds;
+  };
+  if (player.dataset.videoId === videoId && player.readyState >= 1) {
+    seek();
+  } else {
+    player.dataset.videoId = videoId;
+    player.addEventListener("loadedmetadata", seek, { once: true });
+    player.src = streamUrl(videoId);
+  }
+  $("#watch-title").focus({ preventScroll: true });
+  $("#watch").scrollIntoView({ block: "start", behavior: "smooth" });
+}
+
+function play(video) {
+  // Browsers may refuse sound without a gesture of their own: play muted rather than not at all.
+  video.play().catch(() => {
+    video.muted = true;
+    return video.play();
+  }).catch(() => {});
+}
+
+function closePlayer() {
+  const player = $("#player");
+  watching++;
+  player.pause();
+  player.removeAttribute("src");
+  delete player.dataset.videoId;
+  player.load();
+  $("#watch").hidden = true;
+}
+
+$("#watch-close").addEventListener("click", closePlayer);
+$("#watch").addEventListener("keydown", (event) => event.key === "Escape" && closePlayer());
+$("#player").addEventListener("error", () => {
+  if (!$("#player").getAttribute("src")) return;
+  $("#player").dataset.state = "error";
+  $("#watch-error").textContent =
+    "This video cannot be played here: its file may have moved, or this browser does not play its format.";
+});
+
+// ------------------------------------------------------------------------------------------ match
+
+let clip = { url: null, name: "" };
+let comparing = null; // the match shown side by side
+
+function matchClip(file) {
+  const problem = uploadProblem(file, "video");
+  if (problem) {
+    setStatus("match", "");
+    showError("match", new ApiError(422, problem));
+    return;
+  }
+  if (clip.url) URL.revokeObjectURL(clip.url);
+  clip = { url: URL.createObjectURL(file), name: file.name };
+  $("#matches").replaceChildren();
+  $("#match-export").hidden = true;
+  $("#compare").hidden = true;
+  run("match", `Matching ${file.name} (${fmtBytes(file.size)})…`, async (signal) => {
+    const { matches, export_id: exportId } = await upload("/match", file, signal);
+    const durations = await sourceDurations(matches, signal);
+    $("#matches").replaceChildren(...matches.map((m) => matchItem(m, durations.get(m.video_id))));
+    for (const link of $("#match-export").querySelectorAll("a")) {
+      link.href = `/export?id=${encodeURIComponent(exportId)}&format=${link.dataset.format}`;
+    }
+    $("#match-export").hidden = !matches.length;
+    return matches.length
+      ? `${plural(matches.length, "source")} found for ${file.name}.`
+      : `No indexed video contains ${file.name}.`;
+  });
+}
+
+async function sourceDurations(matches, signal) {
+  const ids = [...new Set(matches.map((m) => m.video_id))];
+  const found = await Promise.all(
+    ids.map((id) =>
+      call(`/videos/${encodeURIComponent(id)}`, { signal })
+        .then((video) => [id, video.metadata && video.metadata.duration_s])
+        .catch(() => [id, null]),
+    ),
+  );
+  return new Map(found);
+}
+
+function matchItem(match, duration) {
+  const name = basename(match.path);
+  const total = duration || match.source_end_s || 1;
+  const left = Math.min(100, (100 * match.source_start_s) / total);
+  const width = Math.min(100 - left, Math.max(0.8, (100 * (match.source_end_s - match.source_start_s)) / total));
+  const source = `${fmtTime(match.source_start_s)}–${fmtTime(match.source_end_s)}`;
+  const timeline = el(
+    "div",
+    { class: "timeline", role: "img", "aria-label": `The clip sits at ${source} of ${name}, which lasts ${fmtTime(total)}.` },
+    el("div", { class: "track" },
+      el("div", {
+        class: "region", style: `left:${left}%;width:${width}%`,
+        "data-start": match.source_start_s, "data-end": match.source_end_s,
+      })),
+    el("div", { class: "ticks" }, el("span", {}, "0:00"), el("span", {}, fmtTime(total))),
+  );
+  return el(
+    "li",
+    { class: "match", "data-video-id": match.video_id },
+    el("div", { class: "match-head" },
+      el("h3", { title: match.path }, name),
+      el("span", { class: "badge score" }, `visual ${match.visual_score.toFixed(2)}`),
+      audioBadge(match.audio)),
+    timeline,
+    el("p", { class: "aligned" },
+      "Source ", el("strong", {}, source), " · clip ", el("strong", {}, `${fmtTime(match.query_start_s)}–${fmtTime(match.query_end_s)}`)),
+    el("div", { class: "actions" },
+      button("Compare side by side", () => compare(match, name), { name: `Compare ${name} side by side with the clip` }),
+      button("Watch source", () => watch(match.video_id, match.source_start_s, name), { name: `Watch ${name} from ${fmtTime(match.source_start_s)}` })),
+  );
+}
+
+function audioBadge(audio) {
+  if (!audio) {
+    return el("span", { class: "badge audio unknown", title: "The clip or the source has no usable audio" }, "audio unknown");
+  }
+  if (audio.verified) {
+    return el("span", { class: "badge audio verified", title: `The clip's audio is at ${fmtTime(audio.offset_s)} of the source` }, "audio verified");
+  }
+  const where = audio.offset_s === null ? "was not found in the source" : `is at ${fmtTime(audio.offset_s)} of the source instead`;
+  return el("span", { class: "badge audio differs", title: `The clip's audio ${where}` }, "audio differs");
+}
+
+function compare(match, name) {
+  comparing = match;
+  const clipPlayer = $("#clip-player"), sourcePlayer = $("#source-player");
+  $("#compare").hidden = false;
+  $("#compare-error").textContent = "";
+  if (clipPlayer.src !== clip.url) clipPlayer.src = clip.url;
+  sourcePlayer.src = streamUrl(match.video_id);
+  sourcePlayer.dataset.state = "loading";
+  $("#clip-caption").textContent = `Your clip, ${clip.name}, from ${fmtTime(match.query_start_s)}`;
+  $("#source-caption").textContent = `${name}, from ${fmtTime(match.source_start_s)}`;
+  // Show the first aligned frames right away; Play aligned starts both from there.
+  Promise.all([seekTo(clipPlayer, match.query_start_s), seekTo(sourcePlayer, match.source_start_s)]).catch(() => {});
+  $("#compare-title").focus({ preventScroll: true });
+  $("#compare").scrollIntoView({ block: "start", behavior: "smooth" });
+}
+
+function seekTo(video, seconds) {
+  return new Promise((resolve, reject) => {
+    const failed = () => reject(new Error(`${video.id === "clip-player" ? "the clip" : "the source"} cannot be played here`));
+    const go = () => {
+      video.addEventListener("seeked", () => {
+        video.removeEventListener("error", failed);
+        resolve();
+      }, { once: true });
+      video.currentTime = seconds;
+    };
+    video.addEventListener("error", failed, { once: true });
+    if (video.readyState >= 1) go();
+    else video.addEventListener("loadedmetadata", go, { once: true });
+  });
+}
+
+$("#play-aligned").addEventListener("click", async () => {
+  const clipPlayer = $("#clip-player"), sourcePlayer = $("#source-player");
+  clipPlayer.pause();
+  sourcePlayer.pause();
+  $("#compare-error").textContent = "";
+  try {
+    await Promise.all([seekTo(clipPlayer, comparing.query_start_s), seekTo(sourcePlayer, comparing.source_start_s)]);
+  } catch (error) {
+    $("#compare-error").textContent = `Cannot play side by side: ${error.message}.`;
+    return;
+  }
+  sourcePlayer.dataset.state = "aligned";
+  play(clipPlayer);
+  play(sourcePlayer);
+});
+
+// ---------------------------------------------------------------------------------------- library
+
+let jobTimer = null;
+let jobsWereRunning = false;
+
+function loadLibrary() {
+  run("library", "Loading the library…", (signal) => refreshLibrary(signal).then(() => ""));
+}
+
+async function refreshLibrary(signal) {
+  const [{ videos }, stats] = await Promise.all([call("/videos", { signal }), call("/stats", { signal })]);
+  $("#videos tbody").replaceChildren(...(videos.length ? videos.map(videoRow) : [emptyRow()]));
+  $("#library-stats").textContent =
+    `${plural(stats.videos, "video")}: ${stats.complete} complete, ${stats.indexing} indexing, ` +
+    `${stats.failed} failed · ${plural(stats.frames, "frame")} · ${stats.video_hours} h of video`;
+  fillFilterLists(videos);
+}
+
+function emptyRow() {
+  return el("tr", {}, el("td", { colspan: 7, class: "muted" }, "No videos yet: index a folder above, or run `vidsearch index`."));
+}
+
+function videoRow(video) {
+  const name = basename(video.path);
+  const meta = video.metadata;
+  const audio = meta && meta.audio_tracks.length ? meta.audio_tracks[0].codec : null;
+  const status = el("td", { "data-label": "Status" }, el("span", { class: `badge status ${video.status}` }, video.status));
+  if (video.error) status.append(el("span", { class: "reason" }, video.error));
+  return el(
+    "tr",
+    { "data-video-id": video.video_id, "data-status": video.status },
+    el("td", { "data-label": "Video" },
+      el("span", { class: "name", title: video.path }, name),
+      el("span", { class: "path muted small" }, dirname(video.path))),
+    status,
+    el("td", { "data-label": "Duration" }, meta ? fmtTime(meta.duration_s) : "–"),
+    el("td", { "data-label": "Picture" }, meta ? `${meta.width}×${meta.height} · ${Math.round(meta.fps)} fps` : "–"),
+    el("td", { "data-label": "Codecs" }, meta ? [meta.video_codec, audio].filter(Boolean).join(" / ") : "–"),
+    el("td", { "data-label": "Frames" }, String(video.frames)),
+    el("td", { "data-label": "Actions" }, el("div", { class: "actions" },
+      video.status === "complete" ? button("Play", () => watch(video.video_id, 0, name), { name: `Play ${name}` }) : null,
+      button("Re-index", () => reindex(video, name), { name: `Re-index ${name}` }),
+      button("Delete", () => remove(video, name), { name: `Delete ${name} from the index`, kind: "danger" }))),
+  );
+}
+
+function reindex(video, name) {
+  run("library", `Starting to re-index ${name}…`, async (signal) => {
+    const { job } = await call(`/videos/${encodeURIComponent(video.video_id)}/reindex`, { method: "POST", auth: true, signal });
+    followJob(job);
+    return `Re-indexing ${name}: progress is under Index jobs.`;
+  });
+}
+
+function remove(video, name) {
+  if (!confirm(`Delete ${name} from the index? The file itself stays where it is.`)) return;
+  run("library", `Deleting ${name}…`, async (signal) => {
+    await call(`/videos/${encodeURIComponent(video.video_id)}`, { method: "DELETE", auth: true, signal });
+    await refreshLibrary(signal);
+    $("#library-title").focus(); // the row and its button are gone
+    return `Deleted ${name} from the index.`;
+  });
+}
+
+$("#index-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const path = $("#index-path").value.trim();
+  if (!path) {
+    showError("library", new ApiError(422, "Type the full path of a file or folder to index."));
+    $("#index-path").focus();
+    return;
+  }
+  run("library", `Starting to index ${path}…`, async (signal) => {
+    const { job } = await call("/index", { method: "POST", json: { paths: [path] }, auth: true, signal });
+    followJob(job);
+    return `Indexing ${path}: progress is under Index jobs.`;
+  });
+});
+
+$("#api-key").value = apiKey.get();
+$("#api-key").addEventListener("input", (event) => apiKey.set(event.target.value.trim()));
+
+let shownJobs = [];
+
+function followJob(job) {
+  renderJobs([job, ...shownJobs.filter((shown) => shown.job_id !== job.job_id)]);
+  jobsWereRunning = true;
+  refreshLibrary().catch(() => {});
+  pollJobs();
+}
+
+// While a job runs, its progress and the library's statuses refresh on their own.
+async function pollJobs() {
+  clearTimeout(jobTimer);
+  let body;
+  try {
+    body = await call("/jobs");
+  } catch (error) {
+    showError("library", error);
+    return;
+  }
+  renderJobs(body.jobs);
+  $("#roots").textContent = body.roots.length
+    ? `Files and folders under ${body.roots.join(", ")} may be indexed.`
+    : "Nothing may be indexed from here until a folder has been indexed with `vidsearch index`.";
+  $("#index-path").placeholder = body.roots.length ? `${body.roots[0]}/…` : "";
+  const running = body.jobs.some((job) => job.state === "running");
+  if (running || jobsWereRunning) {
+    await refreshLibrary().catch((error) => showError("library", error));
+  }
+  if (jobsWereRunning && !running && body.jobs.length) setStatus("library", jobText(body.jobs[0]));
+  jobsWereRunning = running;
+  if (running) jobTimer = setTimeout(pollJobs, JOB_POLL_MS);
+}
+
+function renderJobs(jobs) {
+  shownJobs = jobs;
+  $("#jobs").hidden = !jobs.length;
+  $("#job-list").replaceChildren(...jobs.slice(0, 5).map(jobItem));
+}
+
+function jobItem(job) {
+  const where = job.paths.join(", ");
+  const item = el("li", { class: `job ${job.state}`, "data-job-id": job.job_id, "data-state": job.state });
+  if (job.state !== "running") {
+    item.append(el("span", { class: "job-title" }, where), el("span", { class: "small" }, jobText(job)));
+    for (const failed of (job.summary && job.summary.failed) || []) {
+      item.append(el("span", { class: "reason" }, `${basename(failed.path)}: ${failed.reason}`));
+    }
+    return item;
+  }
+  const p = job.progress || {};
+  const bar = el("progress", { "aria-label": `Frames indexed under ${where}` });
+  if (p.videos_total) {
+    bar.max = Math.max(1, p.frames_total);
+    bar.value = p.frames_done;
+  } // without a value the bar is indeterminate: files are being read and planned
+  const text = p.videos_total
+    ? `${p.videos_done} of ${plural(p.videos_total, "video")} · ${p.frames_done} of ${plural(p.frames_total, "frame")}`
+    : "Reading and checksumming files…";
+  item.append(el("span", { class: "job-title" }, `Indexing ${where}`), bar, el("span", { class: "small" }, text));
+  return item;
+}
+
+function jobText(job) {
+  if (job.state === "failed") return `Index job stopped: ${job.error}`;
+  if (job.state === "running") return "Index job running.";
+  const s = job.summary;
+  return `Index job done: ${s.indexed} indexed, ${s.skipped} unchanged, ${s.failed.length} failed; ` +
+    `${plural(s.frames, "frame")} in ${s.wall_s.toFixed(1)} s.`;
+}
+
+// ------------------------------------------------------------------------- shared: filters, files
+
+function fillFilterLists(videos) {
+  const codecs = new Set(videos.map((v) => v.metadata && v.metadata.video_codec).filter(Boolean));
+  const folders = new Set(videos.map((v) => dirname(v.path)));
+  $("#codecs").replaceChildren(...[...codecs].sort().map((value) => el("option", { value })));
+  $("#folders").replaceChildren(...[...folders].sort().map((value) => el("option", { value })));
+}
+
+const fileHandlers = { "image-file": searchImage, "clip-file": matchClip };
+
+for (const [id, handle] of Object.entries(fileHandlers)) {
+  const input = $(`#${id}`);
+  input.addEventListener("change", () => {
+    if (input.files[0]) handle(input.files[0]);
+    input.value = ""; // choosing the same file again is a new request
+  });
+}
+
+for (const zone of document.querySelectorAll("[data-drop]")) {
+  const handle = fileHandlers[zone.dataset.drop];
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    if (event.dataTransfer.files[0]) handle(event.dataTransfer.files[0]);
+  });
+}
+// A file dropped beside a drop zone would otherwise replace the page.
+window.addEventListener("dragover", (event) => event.preventDefault());
+window.addEventListener("drop", (event) => event.preventDefault());
+
+// ------------------------------------------------------------------------------------------ start
+
+async function start() {
+  const initial = location.hash.slice(1);
+  showView(VIEWS.includes(initial) ? initial : "search");
+  try {
+    const health = await call("/health");
+    if (!health.capabilities.text_search) {
+      const note = $("#capabilities");
+      note.textContent = `Text and picture search are off: ${health.reasons.text_search} Clip matching works.`;
+      note.hidden = false;
+    }
+    const { videos } = await call("/videos");
+    fillFilterLists(videos);
+  } catch (error) {
+    showError("search", error);
+  }
+}
+
+start();
