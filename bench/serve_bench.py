@@ -6,19 +6,23 @@ through the in-process call chain (the core objects, no Serve) in the same run.
 Indexes VIDEO_DIR into a temporary data dir with a randomly initialised SigLIP-B (the default
 model's architecture: weights do not change its cost), serves configs/serve.yaml on local Ray, and
 runs N concurrent clients for T seconds against /search and /match (10 s re-encoded excerpts).
-Prints p50/p95/p99 per route, throughput, errors, replica counts before and after the load.
+The in-process chain (the same core objects, no Serve, no HTTP) runs the same mix from as many
+threads, side by side in the same run. Prints p50/p95/p99 per route, throughput, errors (with
+their reasons), replica counts before, at the peak of and after the load.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import random
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -120,21 +124,58 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {q[0]:.0f} ms, p95 {q[1]:.0f} ms, p99 {q[2]:.0f} ms ({len(values)} requests)"
 
 
-def in_process_search(settings, queries: list[str]) -> list[float]:
-    """The same searches through the core objects, sequentially, without Serve."""
-    from vidsearch.embedders.semantic import SemanticEmbedder, resolve_model
-    from vidsearch.filters import SearchFilters
-    from vidsearch.search import moments
-    from vidsearch.store.owner import open_store
+class InProcessChain:
+    """The same work as /search and /match through the core objects, without Serve or HTTP."""
 
-    embedder = SemanticEmbedder(resolve_model(settings.semantic.model), device="cpu")
-    store = open_store(settings)
-    times = []
-    for q in queries:
-        started = time.perf_counter()
-        moments(store, embedder.embed_texts([q])[0], 10, SearchFilters(), False)
-        times.append(time.perf_counter() - started)
-    return times
+    def __init__(self, settings):
+        from vidsearch.copy_index import CopyIndex
+        from vidsearch.embedders.semantic import SemanticEmbedder, resolve_model
+        from vidsearch.store.owner import open_store
+
+        self.settings = settings
+        self.embedder = SemanticEmbedder(resolve_model(settings.semantic.model), device="cpu")
+        self.store = open_store(settings)
+        self.index = CopyIndex()
+        self.lock = threading.Lock()
+
+    def search(self, q: str) -> list[dict]:
+        from vidsearch.filters import SearchFilters
+        from vidsearch.search import moments
+
+        return moments(self.store, self.embedder.embed_texts([q])[0], 10, SearchFilters(), False)
+
+    def match(self, data: bytes) -> list[dict]:
+        from vidsearch.clips import clip_file, clip_fingerprint, clip_vectors
+        from vidsearch.search import match_clip, verify_audio
+
+        with clip_file(data) as path:
+            clip = clip_vectors(path, fps=self.settings.sampling.fps, max_side=self.settings.sampling.max_side)
+            audio = clip_fingerprint(path)
+        with self.lock:  # the index is one replica's: requests take turns syncing it
+            self.index.sync(self.store)
+            matches = match_clip(self.store, self.index, clip.copy, clip.quadrants)
+        return verify_audio(self.store, audio, matches)
+
+
+def chain_load(chain: InProcessChain, clients: int, seconds: float, clips: list[bytes]) -> dict[str, list]:
+    """`clients` threads calling the chain back to back for `seconds`, with the same mix as `load`."""
+    latencies: dict[str, list] = {"search": [], "match": [], "errors": []}
+    deadline = time.perf_counter() + seconds
+
+    def client(n: int) -> None:
+        rng = random.Random(n)
+        while time.perf_counter() < deadline:
+            route = "match" if rng.random() < 0.25 else "search"
+            started = time.perf_counter()
+            try:
+                chain.match(rng.choice(clips)) if route == "match" else chain.search(" ".join(rng.sample(WORDS, 2)))
+                latencies[route].append(time.perf_counter() - started)
+            except Exception:  # counted, as the HTTP load counts its errors
+                latencies["errors"].append(time.perf_counter() - started)
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
+    return latencies
 
 
 def main() -> None:
@@ -169,7 +210,13 @@ def main() -> None:
             serve.run(build_app({"config": str(config), "serve_config": str(REPO / "configs" / "serve.yaml")}))
             url = f"http://127.0.0.1:{port}"
             queries = [" ".join(random.Random(i).sample(WORDS, 2)) for i in range(40)]
-            chain = in_process_search(settings, queries)
+            chain = InProcessChain(settings)
+            chain.search("warm up")
+            sequential = []
+            for q in queries:
+                started = time.perf_counter()
+                chain.search(q)
+                sequential.append(time.perf_counter() - started)
             with httpx.Client(base_url=url, timeout=120) as http:
                 http.get("/search", params={"q": "warm up"})
                 single = []
@@ -177,22 +224,27 @@ def main() -> None:
                     started = time.perf_counter()
                     http.get("/search", params={"q": q, "k": 10}).raise_for_status()
                     single.append(time.perf_counter() - started)
+            chained = chain_load(chain, args.clients, args.seconds, clips)
             before = replicas()
             result = asyncio.run(load(url, args.clients, args.seconds, clips))
             after = replicas()
         finally:
             serve.shutdown()
             ray.shutdown()
-    chain_p50, single_p50 = statistics.median(chain), statistics.median(single)
-    print(f"in-process chain /search (1 client): {percentiles(chain)}")
-    print(f"Serve /search, 1 client:             {percentiles(single)} -> p50 {single_p50 / chain_p50:.2f}x the chain")
-    print(f"Serve under {args.clients} clients for {args.seconds:.0f} s:")
-    print(f"  /search {percentiles(result['search'])}")
-    print(f"  /match  {percentiles(result['match'])}")
-    total = len(result["search"]) + len(result["match"])
-    print(f"  throughput {total / args.seconds:.1f} requests/s, errors {len(result['errors'])}")
+    chain_p50, single_p50 = statistics.median(sequential), statistics.median(single)
+    print(f"one client:  in-process chain /search {percentiles(sequential)}")
+    print(f"             Serve /search            {percentiles(single)} -> p50 {single_p50 / chain_p50:.2f}x the chain")
+    print(f"{args.clients} clients for {args.seconds:.0f} s each, 3 in 4 requests /search, 1 in 4 /match (10 s clips):")
+    for name, run in (("in-process chain", chained), ("Serve over HTTP", result)):
+        total = len(run["search"]) + len(run["match"])
+        print(f"  {name}: {total / args.seconds:.1f} requests/s, errors {len(run['errors'])}")
+        print(f"    /search {percentiles(run['search'])}")
+        print(f"    /match  {percentiles(run['match'])}")
     for reason, count in result["reasons"].items():
         print(f"    {count} x {reason}")
+    if chained["search"] and result["search"]:
+        ratio = statistics.median(result["search"]) / statistics.median(chained["search"])
+        print(f"  /search p50 under load: Serve {ratio:.2f}x the in-process chain")
     print(f"replicas before load {before}, peak during load {result['peak_replicas']}, after {after}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import numpy as np
 from ray import serve
@@ -29,7 +30,11 @@ class Embedder:
             return
         try:
             model_dir = resolve_model(self.settings.semantic.model, self.settings.semantic.revision)
-            self.semantic = SemanticEmbedder(model_dir, self.settings.semantic.device, self.settings.semantic.dtype)
+            semantic = self.settings.semantic
+            # A replica's CPU reservation is a share for scheduling; on CPU the model may use every
+            # core when it has work (requests arrive in batches).
+            threads = semantic.cpu_threads or os.cpu_count()
+            self.semantic = SemanticEmbedder(model_dir, semantic.device, semantic.dtype, cpu_threads=threads)
         except ModelUnavailable as e:
             self.missing = str(e)
             log.warning("%s", e)
@@ -53,7 +58,11 @@ class Embedder:
         batch = np.stack([semantic.prepare_image(im) for im in images])
         return list(await asyncio.to_thread(semantic.embed_images, batch))
 
-    def describe_clip(self, data: bytes):
+    async def describe_clip(self, data: bytes):
+        # Decoding a clip takes a while: off the event loop, so text and image batches go on.
+        return await asyncio.to_thread(self._describe_clip, data)
+
+    def _describe_clip(self, data: bytes):
         from vidsearch.clips import clip_file, clip_vectors
 
         with clip_file(data) as path:
@@ -85,7 +94,7 @@ class Reranker:
         from vidsearch.search import match_clip
 
         self.copy_index.sync(self.store)  # picks up videos indexed since the last request
-        return match_clip(self.store, self.copy_index, clip.copy, limit=k)
+        return match_clip(self.store, self.copy_index, clip.copy, clip.quadrants, limit=k)
 
 
 @serve.deployment

@@ -42,6 +42,9 @@ class SemanticSettings(BaseModel):
     revision: str | None = None
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    cpu_threads: int | None = Field(
+        None, ge=1, description="torch threads of the service's embedder on CPU; None: every core of its machine"
+    )
 
 
 class ThumbnailSettings(BaseModel):

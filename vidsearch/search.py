@@ -11,6 +11,8 @@ from vidsearch.filters import SearchFilters
 from vidsearch.fingerprints import AudioFingerprint
 from vidsearch.store.qdrant import FrameHit
 
+CANDIDATE_PROBES = 16  # clip frames per variant that look for candidate videos
+
 
 def moments(store, vector: np.ndarray, k: int, filters: SearchFilters, group: bool, per_video: int = 3) -> list[dict]:
     """The best moments for a semantic query vector; `group` keeps the best few per video."""
@@ -37,26 +39,37 @@ def _moment(hit: FrameHit) -> dict:
     }
 
 
-def match_clip(store, index, copy: np.ndarray, limit: int = 5) -> list[dict]:
+def match_clip(store, index, copy: np.ndarray, quadrants: np.ndarray | None = None, limit: int = 5) -> list[dict]:
     """Sources of a clip, by aligning its frame sequence (copy vectors at the index's sampling
     rate) against the frames of each candidate video of `index` (a synced CopyIndex).
 
     Only candidates are aligned, so the cost follows the clip and the number of candidates, not
     the library's size. Each candidate is aligned as it is and mirrored (a flipped re-upload), in
-    one resolution, so a query second goes to whichever reading of whichever source explains it best.
+    one resolution, so a query second goes to whichever reading of whichever source explains it
+    best. Then each quarter of the clip's frames (`quadrants`, 4 x m x d) is aligned on its own
+    against its candidates, for sources shown as an inset (picture in picture) in another picture.
     """
     from vidsearch.alignment import match_clip as align
-    from vidsearch.embedders.copy import HFLIP
+    from vidsearch.embedders.copy import HFLIP, QUADRANTS
 
     candidates = {}
-    for vid in index.candidates(np.vstack([copy, copy * HFLIP])):
+    probe = _spread(copy)
+    for vid in index.candidates(np.vstack([probe, probe * HFLIP])):
         source_seconds, vectors = index.frames(vid)
         candidates[(vid, False)] = (vectors, source_seconds)
         candidates[(vid, True)] = (vectors * HFLIP, source_seconds)
-    found = align(copy, candidates)
-    records = {vid: store.get_video(vid) for vid in {vid for (vid, _), _ in found}}
+    found = [(vid, flipped, None, seg) for (vid, flipped), seg in align(copy, candidates)]
+    if quadrants is not None and len(copy):
+        inset: dict[str, tuple] = {}
+        claimed = {vid for vid, *_ in found}
+        for name, vectors in zip(QUADRANTS, quadrants):
+            framed = {vid: index.frames(vid)[::-1] for vid in index.candidates(_spread(vectors)) if vid not in claimed}
+            for vid, seg in align(vectors, framed):
+                if vid not in inset or seg.score > inset[vid][3].score:
+                    inset[vid] = (vid, False, name, seg)
+        found = sorted(found + list(inset.values()), key=lambda f: -f[3].score)
+    records = {vid: store.get_video(vid) for vid in {f[0] for f in found}}
     paths = {vid: r.path for vid, r in records.items() if r is not None}  # None: deleted meanwhile
-    found = [((vid, flipped), seg) for (vid, flipped), seg in found if vid in paths]
     return [
         {
             "video_id": vid,
@@ -68,11 +81,21 @@ def match_clip(store, index, copy: np.ndarray, limit: int = 5) -> list[dict]:
             "query_end_s": round(seg.query_end_s, 3),
             "visual_score": round(seg.score, 4),
             "flipped": flipped,
+            "inset": inset_at,  # None: the whole picture; else the quarter the source fills
             "evidence": "visual",  # "both" once the audio agrees (verify_audio)
             "audio": None,
         }
-        for (vid, flipped), seg in found[:limit]
-    ]
+        for vid, flipped, inset_at, seg in found
+        if vid in paths
+    ][:limit]
+
+
+def _spread(vectors: np.ndarray, most: int = CANDIDATE_PROBES) -> np.ndarray:
+    """At most `most` rows, evenly spaced: enough frames to vote for a clip's sources, and a fixed
+    cost per clip and variant over a library of any size (each row is a search of the index)."""
+    if len(vectors) <= most:
+        return vectors
+    return vectors[np.linspace(0, len(vectors) - 1, most).round().astype(int)]
 
 
 def verify_audio(store, clip: AudioFingerprint, matches: list[dict], tolerance_s: float = 1.0) -> list[dict]:

@@ -342,6 +342,7 @@ function matchItem(match, duration) {
     el("div", { class: "match-head" },
       el("h3", { title: match.path }, name),
       el("span", { class: "badge score" }, `visual ${match.visual_score.toFixed(2)}`),
+      match.flipped ? el("span", { class: "badge score", title: "The clip is a mirror image of the source" }, "mirrored") : null,
       audioBadge(match.audio)),
     timeline,
     el("p", { class: "aligned" },

@@ -5,7 +5,14 @@ import subprocess
 import numpy as np
 import pytest
 
-from vidsearch.embedders.copy import DIM, HFLIP, content_box, copy_descriptor, copy_descriptors
+from vidsearch.embedders.copy import (
+    DIM,
+    HFLIP,
+    content_box,
+    copy_descriptor,
+    copy_descriptors,
+    quadrant_descriptors,
+)
 from vidsearch.media.frames import iter_frames
 from vidsearch.media.probe import probe
 
@@ -37,6 +44,23 @@ def test_a_mirrored_frame_is_the_sign_mask_of_the_original():
     plain, mirrored = copy_descriptor(image), copy_descriptor(np.ascontiguousarray(image[:, ::-1]))
     assert float(plain @ mirrored) < 0.9
     assert float((plain * HFLIP) @ mirrored) == pytest.approx(1, abs=1e-4)
+
+
+def test_an_inset_at_half_size_is_found_in_its_quarter():
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+
+    def picture(w, h):  # smooth content, as video frames have
+        return np.asarray(Image.fromarray(rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)).resize((w, h), Image.Resampling.BICUBIC))
+
+    source, background = picture(320, 180), picture(640, 360)
+    composed = background.copy()
+    composed[184:364 - 4, 316:636] = np.asarray(Image.fromarray(source).resize((320, 176)))  # bottom right, a margin
+    quarters = quadrant_descriptors(composed)
+    assert quarters.shape == (4, DIM)
+    similarity = quarters @ copy_descriptor(source)
+    assert int(np.argmax(similarity)) == 3 and similarity[3] > 0.9
 
 
 def test_letterbox_is_cut_away():

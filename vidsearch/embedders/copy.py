@@ -76,3 +76,21 @@ def copy_descriptors(images: list[np.ndarray] | np.ndarray) -> np.ndarray:
     if len(images) == 0:
         return np.zeros((0, DIM), dtype=np.float32)
     return np.stack([copy_descriptor(im) for im in images])
+
+
+# Where a picture-in-picture inset sits: each quarter of the frame, described on its own.
+QUADRANTS = ("top_left", "top_right", "bottom_left", "bottom_right")
+
+
+def quadrant_descriptors(image: np.ndarray, margin: float = 0.05) -> np.ndarray:
+    """Copy vectors of the frame's four quarters (4 x DIM), in QUADRANTS order: a source shown at
+    half size in a corner of another picture fills about one of them. Each quarter loses `margin`
+    on every side: insets sit a little off the frame's edge, and a strip of the picture around
+    them would weigh more in the descriptor than the inset's own thin rim does."""
+    h, w = image.shape[:2]
+    hh, hw = h // 2, w // 2
+    dy, dx = int(margin * hh), int(margin * hw)
+    parts = [
+        image[y + dy : y + hh - dy, x + dx : x + hw - dx] for y in (0, hh) for x in (0, hw)
+    ]
+    return np.stack([copy_descriptor(np.ascontiguousarray(part)) for part in parts])

@@ -71,12 +71,16 @@ def _device(name: str):
 class SemanticEmbedder:
     """Image and text towers of a CLIP-family model; vectors are float32 and L2-normalised."""
 
-    def __init__(self, model_dir: Path | str, device: str = "auto", dtype: str = "auto"):
+    def __init__(self, model_dir: Path | str, device: str = "auto", dtype: str = "auto", cpu_threads: int | None = None):
         import torch
         from transformers import AutoConfig, AutoImageProcessor, AutoModel
 
         self.model_dir = Path(model_dir)
         self.device = _device(device)
+        if cpu_threads and self.device.type == "cpu":
+            # Ray pins a process's threads to its CPU reservation (OMP_NUM_THREADS), 1 for a
+            # fractional one: a service replica may ask for more.
+            torch.set_num_threads(cpu_threads)
         if dtype == "auto":
             dtype = "bfloat16" if self.device.type == "cuda" else "float32"
         self.dtype = getattr(torch, dtype)
