@@ -48,6 +48,15 @@ const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const streamUrl = (videoId) => `/videos/${encodeURIComponent(videoId)}/stream`;
 
 // Why a chosen file cannot be sent, before uploading it; the service checks the content itself.
+// Shows why a file cannot be sent (wrong type, empty, too large) and says whether it was refused.
+function refuseUpload(view, file, kind) {
+  const problem = uploadProblem(file, kind);
+  if (!problem) return false;
+  setStatus(view, "");
+  showError(view, new ApiError(422, problem));
+  return true;
+}
+
 function uploadProblem(file, kind) {
   if (file.size === 0) return `${file.name} is empty (0 bytes). Choose another file.`;
   const video = kind === "video";
@@ -149,12 +158,7 @@ $("#search-form").addEventListener("submit", (event) => {
 });
 
 function searchImage(file) {
-  const problem = uploadProblem(file, "image");
-  if (problem) {
-    setStatus("search", "");
-    showError("search", new ApiError(422, problem));
-    return;
-  }
+  if (refuseUpload("search", file, "image")) return;
   const form = $("#search-form");
   const grouped = form.elements.group.checked;
   const params = new URLSearchParams({ k: form.elements.k.value });
@@ -283,12 +287,7 @@ let clip = { url: null, name: "" };
 let comparing = null; // the match shown side by side
 
 function matchClip(file) {
-  const problem = uploadProblem(file, "video");
-  if (problem) {
-    setStatus("match", "");
-    showError("match", new ApiError(422, problem));
-    return;
-  }
+  if (refuseUpload("match", file, "video")) return;
   if (clip.url) URL.revokeObjectURL(clip.url);
   clip = { url: URL.createObjectURL(file), name: file.name };
   $("#matches").replaceChildren();
