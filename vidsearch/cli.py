@@ -139,9 +139,11 @@ def match(
     for m in body["matches"]:
         audio = m.get("audio")
         verdict = "unknown" if audio is None else ("verified" if audio["verified"] else "differs")
+        view = "mirrored" if m.get("flipped") else (f"inset {m['inset']}" if m.get("inset") else "")
         typer.echo(
             f"{m['score']:6.3f}  source {_clock(m['source_start_s'])}-{_clock(m['source_end_s'])}  "
-            f"clip {_clock(m['query_start_s'])}-{_clock(m['query_end_s'])}  audio {verdict:8s}  {m['path']}"
+            f"clip {_clock(m['query_start_s'])}-{_clock(m['query_end_s'])}  audio {verdict:8s}  "
+            f"{view + '  ' if view else ''}{m['path']}"
         )
     if not body["matches"]:
         typer.echo("no match: the clip comes from none of the indexed videos")
