@@ -203,7 +203,7 @@ def evaluate(store, index, query: Query, fps: float) -> Outcome:
     clip = clip_vectors(str(query.file), fps=fps)
     audio = clip_fingerprint(str(query.file), clip.metadata)
     decoded = time.perf_counter()
-    matches = match_clip(store, index, clip.copy, clip.quadrants, limit=5)
+    matches = match_clip(store, index, clip.copy, clip.insets, limit=5)
     matches = verify_audio(store, audio, matches)
     return Outcome(query.transform, query.truths, matches, time.perf_counter() - decoded, decoded - started, query.audio)
 

@@ -94,7 +94,7 @@ class Reranker:
         from vidsearch.search import match_clip
 
         self.copy_index.sync(self.store)  # picks up videos indexed since the last request
-        return match_clip(self.store, self.copy_index, clip.copy, clip.quadrants, limit=k)
+        return match_clip(self.store, self.copy_index, clip.copy, clip.insets, limit=k)
 
 
 @serve.deployment

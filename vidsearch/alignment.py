@@ -40,7 +40,7 @@ letterbox, brightness/contrast, gamma/saturation, 30 fps, 10 % crop).
   of a low-contrast, nearly still car park whose frames never reach `strong`.
 
 `bench/match_eval.py` measures the threshold per transformation on held-out clips and negatives
-(docs/benchmarks.md): 0.979 top-1 over 12 kinds of re-upload, 0 of 32 negatives matched.
+(docs/benchmarks.md): 0.979 top-1 over 15 kinds of re-upload, 0 of 32 negatives matched.
 
 Limits: at 1 fps the query's samples fall up to 0.5 s from the source's, so fast motion lowers
 per-frame similarity (a 12 s clip of the battle's fastest part scores 0.64, under threshold);

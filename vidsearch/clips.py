@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vidsearch.embedders.copy import DIM, QUADRANTS, copy_descriptor, quadrant_descriptors
+from vidsearch.embedders.copy import DIM, INSET_WINDOWS, copy_descriptor, inset_descriptors
 from vidsearch.fingerprints import AudioFingerprint, fingerprint_audio
 from vidsearch.media.files import sniff_container
 from vidsearch.media.frames import iter_frames
@@ -21,7 +21,7 @@ from vidsearch.media.probe import MediaError, VideoMetadata, probe
 class ClipVectors:
     seconds: np.ndarray  # (m,) float32
     copy: np.ndarray  # (m, 63) float32
-    quadrants: np.ndarray  # (4, m, 63) float32: each quarter of each frame, for insets
+    insets: np.ndarray  # (len(INSET_WINDOWS), m, 63) float32: where an inset may sit, per frame
     metadata: VideoMetadata
 
 
@@ -46,15 +46,15 @@ def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: 
     meta = probe(path)
     if meta.duration_s > max_seconds:
         raise MediaError(f"the clip is {meta.duration_s:.0f} s long; clips of at most {max_seconds:.0f} s are matched")
-    seconds, copy, quadrants = [], [], []
+    seconds, copy, insets = [], [], []
     for frame in iter_frames(path, meta, fps=fps, max_side=max_side, decoder="pyav"):
         seconds.append(frame.second)
         copy.append(copy_descriptor(frame.image))
-        quadrants.append(quadrant_descriptors(frame.image))
+        insets.append(inset_descriptors(frame.image))
     return ClipVectors(
         seconds=np.array(seconds, dtype=np.float32),
         copy=np.array(copy, dtype=np.float32).reshape(len(copy), DIM),
-        quadrants=np.array(quadrants, dtype=np.float32).reshape(len(copy), len(QUADRANTS), DIM).transpose(1, 0, 2),
+        insets=np.array(insets, dtype=np.float32).reshape(len(copy), len(INSET_WINDOWS), DIM).transpose(1, 0, 2),
         metadata=meta,
     )
 

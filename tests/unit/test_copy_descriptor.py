@@ -11,7 +11,8 @@ from vidsearch.embedders.copy import (
     content_box,
     copy_descriptor,
     copy_descriptors,
-    quadrant_descriptors,
+    INSET_WINDOWS,
+    inset_descriptors,
 )
 from vidsearch.media.frames import iter_frames
 from vidsearch.media.probe import probe
@@ -46,21 +47,23 @@ def test_a_mirrored_frame_is_the_sign_mask_of_the_original():
     assert float((plain * HFLIP) @ mirrored) == pytest.approx(1, abs=1e-4)
 
 
-def test_an_inset_at_half_size_is_found_in_its_quarter():
+@pytest.mark.parametrize("shape", [(180, 320), (134, 320), (240, 320)], ids=["16:9", "2.39:1", "4:3"])
+def test_an_inset_at_half_width_is_found_in_its_corner_window(shape):
     from PIL import Image
 
     rng = np.random.default_rng(2)
 
-    def picture(w, h):  # smooth content, as video frames have
+    def picture(h, w):  # smooth content, as video frames have
         return np.asarray(Image.fromarray(rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)).resize((w, h), Image.Resampling.BICUBIC))
 
-    source, background = picture(320, 180), picture(640, 360)
-    composed = background.copy()
-    composed[184:364 - 4, 316:636] = np.asarray(Image.fromarray(source).resize((320, 176)))  # bottom right, a margin
-    quarters = quadrant_descriptors(composed)
-    assert quarters.shape == (4, DIM)
-    similarity = quarters @ copy_descriptor(source)
-    assert int(np.argmax(similarity)) == 3 and similarity[3] > 0.9
+    h, w = shape
+    source, composed = picture(h, w), picture(360, 640).copy()
+    composed[356 - h : 356, 316:636] = source  # in the bottom right corner, 4 px off the edges
+    windows = inset_descriptors(composed)
+    assert windows.shape == (len(INSET_WINDOWS), DIM)
+    similarity = windows @ copy_descriptor(source)
+    best = int(np.argmax(similarity))
+    assert INSET_WINDOWS[best][0] == "bottom_right" and similarity[best] > 0.9
 
 
 def test_letterbox_is_cut_away():

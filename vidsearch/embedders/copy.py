@@ -78,19 +78,25 @@ def copy_descriptors(images: list[np.ndarray] | np.ndarray) -> np.ndarray:
     return np.stack([copy_descriptor(im) for im in images])
 
 
-# Where a picture-in-picture inset sits: each quarter of the frame, described on its own.
-QUADRANTS = ("top_left", "top_right", "bottom_left", "bottom_right")
+# Where a picture-in-picture inset sits: in a corner, half the frame's width wide, as tall as its
+# source's shape makes it (16:9, 4:3 or 2.39:1). Each such window is described on its own.
+CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
+INSET_ASPECTS = (16 / 9, 4 / 3, 2.39)
+INSET_WINDOWS = tuple((corner, aspect) for corner in CORNERS for aspect in INSET_ASPECTS)
 
 
-def quadrant_descriptors(image: np.ndarray, margin: float = 0.05) -> np.ndarray:
-    """Copy vectors of the frame's four quarters (4 x DIM), in QUADRANTS order: a source shown at
-    half size in a corner of another picture fills about one of them. Each quarter loses `margin`
-    on every side: insets sit a little off the frame's edge, and a strip of the picture around
-    them would weigh more in the descriptor than the inset's own thin rim does."""
+def inset_descriptors(image: np.ndarray, margin: float = 0.05) -> np.ndarray:
+    """Copy vectors of the inset windows of a frame (len(INSET_WINDOWS) x DIM). Each window loses
+    `margin` on every side: insets sit a little off the frame's edge, and a strip of the picture
+    around them would weigh more in the descriptor than the inset's own thin rim does."""
     h, w = image.shape[:2]
-    hh, hw = h // 2, w // 2
-    dy, dx = int(margin * hh), int(margin * hw)
-    parts = [
-        image[y + dy : y + hh - dy, x + dx : x + hw - dx] for y in (0, hh) for x in (0, hw)
-    ]
-    return np.stack([copy_descriptor(np.ascontiguousarray(part)) for part in parts])
+    width = w // 2
+    out = np.empty((len(INSET_WINDOWS), DIM), dtype=np.float32)
+    for i, (corner, aspect) in enumerate(INSET_WINDOWS):
+        height = min(h, max(2, round(width / aspect)))
+        top = 0 if corner.startswith("top") else h - height
+        left = 0 if corner.endswith("left") else w - width
+        dy, dx = int(margin * height), int(margin * width)
+        window = image[top + dy : top + height - dy, left + dx : left + width - dx]
+        out[i] = copy_descriptor(np.ascontiguousarray(window))
+    return out
