@@ -246,8 +246,9 @@ class Api:
     async def jobs(self) -> dict:
         """Index jobs, newest first, with videos and frames done; and the folders that may be indexed."""
         jobs = await self.runner.jobs.remote()
-        records = self.store.list_videos() if any(j.state == "running" for j in jobs) else []
-        return {"jobs": [self._job(j, records) for j in jobs], "roots": self._roots()}
+        records = self.store.list_videos()
+        running = records if any(j.state == "running" for j in jobs) else []
+        return {"jobs": [self._job(j, running) for j in jobs], "roots": self._roots(records)}
 
     def _record(self, video_id: str):
         record = self.store.get_video(video_id)
@@ -255,10 +256,12 @@ class Api:
             raise UserError(404, f"no video with id {video_id}")
         return record
 
-    def _roots(self) -> list[str]:
+    def _roots(self, records: list | None = None) -> list[str]:
         from vidsearch.index_jobs import media_roots
 
-        return media_roots(self.settings.serve.index_roots, (r.path for r in self.store.list_videos()))
+        if records is None and not self.settings.serve.index_roots:
+            records = self.store.list_videos()
+        return media_roots(self.settings.serve.index_roots, (r.path for r in records or []))
 
     def _indexable(self, paths: list[str]) -> list[str]:
         from vidsearch.index_jobs import BadIndexPath, PathRefused, check_paths

@@ -58,11 +58,7 @@ class Embedder:
         batch = np.stack([semantic.prepare_image(im) for im in images])
         return list(await asyncio.to_thread(semantic.embed_images, batch))
 
-    async def describe_clip(self, data: bytes):
-        # Decoding a clip takes a while: off the event loop, so text and image batches go on.
-        return await asyncio.to_thread(self._describe_clip, data)
-
-    def _describe_clip(self, data: bytes):
+    def describe_clip(self, data: bytes):  # sync: Serve runs it in its thread pool, off the event loop
         from vidsearch.clips import clip_file, clip_vectors
 
         with clip_file(data) as path:

@@ -28,7 +28,7 @@ def moments(store, vector: np.ndarray, k: int, filters: SearchFilters, group: bo
 
     # Qdrant proposes (approximate on a server); FAISS re-scores the candidates exactly.
     query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-    candidates, vectors = store.search_with_vectors(query, "semantic", max(4 * k, 64), filters.to_qdrant())
+    candidates, vectors = store.search(query, "semantic", max(4 * k, 64), filters.to_qdrant())
     if not candidates:
         return []
     hits = dedupe_moments(rerank(query, vectors, candidates, top_k=len(candidates))[0])
@@ -58,9 +58,8 @@ def match_clip(store, index, copy: np.ndarray, insets: np.ndarray | None = None,
     sequence per window of INSET_WINDOWS) is aligned on its own against its candidates, for
     sources shown as an inset (picture in picture) in another picture.
     """
-    from vidsearch.alignment import MATCH_THRESHOLD
     from vidsearch.alignment import match_clip as align
-    from vidsearch.embedders.copy import HFLIP, INSET_WINDOWS
+    from vidsearch.embedders.copy import HFLIP
 
     candidates = {}
     probe = _spread(copy)
@@ -70,20 +69,8 @@ def match_clip(store, index, copy: np.ndarray, insets: np.ndarray | None = None,
         candidates[(vid, True)] = (vectors * HFLIP, source_seconds)
     found = [(vid, flipped, None, seg) for (vid, flipped), seg in align(copy, candidates)]
     if insets is not None and len(copy):
-        inset: dict[str, tuple] = {}
-        claimed = {vid for vid, *_ in found}
-        for (corner, _), vectors in zip(INSET_WINDOWS, insets):
-            probes = _spread(vectors, INSET_PROBES)
-            framed = {
-                vid: index.frames(vid)[::-1]
-                for vid in index.candidates(probes, limit=INSET_CANDIDATES)
-                if vid not in claimed
-            }
-            for vid, seg in align(vectors, framed, threshold=MATCH_THRESHOLD / INSET_DISCOUNT):
-                seg = replace(seg, score=seg.score * INSET_DISCOUNT)
-                if vid not in inset or seg.score > inset[vid][3].score:
-                    inset[vid] = (vid, False, corner, seg)
-        found = sorted(found + list(inset.values()), key=lambda f: -f[3].score)
+        found += _inset_matches(index, insets, claimed={vid for vid, *_ in found})
+        found.sort(key=lambda f: -f[3].score)
     records = {vid: store.get_video(vid) for vid in {f[0] for f in found}}
     paths = {vid: r.path for vid, r in records.items() if r is not None}  # None: deleted meanwhile
     return [
@@ -104,6 +91,27 @@ def match_clip(store, index, copy: np.ndarray, insets: np.ndarray | None = None,
         for vid, flipped, inset_at, seg in found
         if vid in paths
     ][:limit]
+
+
+def _inset_matches(index, insets: np.ndarray, claimed: set[str]) -> list[tuple]:
+    """The best inset match per source not already found in the whole picture: each window of
+    INSET_WINDOWS aligned on its own against its few candidates, scores discounted."""
+    from vidsearch.alignment import MATCH_THRESHOLD
+    from vidsearch.alignment import match_clip as align
+    from vidsearch.embedders.copy import INSET_WINDOWS
+
+    best: dict[str, tuple] = {}
+    for (corner, _), vectors in zip(INSET_WINDOWS, insets):
+        framed = {}
+        for vid in index.candidates(_spread(vectors, INSET_PROBES), limit=INSET_CANDIDATES):
+            if vid not in claimed:
+                seconds, source = index.frames(vid)
+                framed[vid] = (source, seconds)
+        for vid, seg in align(vectors, framed, threshold=MATCH_THRESHOLD / INSET_DISCOUNT):
+            seg = replace(seg, score=seg.score * INSET_DISCOUNT)
+            if vid not in best or seg.score > best[vid][3].score:
+                best[vid] = (vid, False, corner, seg)
+    return list(best.values())
 
 
 def _spread(vectors: np.ndarray, most: int = CANDIDATE_PROBES) -> np.ndarray:

@@ -224,17 +224,9 @@ class VideoStore:
 
     def search(
         self, vector: np.ndarray, using: str, limit: int, query_filter: models.Filter | None = None
-    ) -> list[FrameHit]:
-        """Nearest frames to `vector` among the `using` vectors ("semantic" or "copy")."""
-        return self._query(vector, using, limit, query_filter, with_vectors=False)[0]
-
-    def search_with_vectors(
-        self, vector: np.ndarray, using: str, limit: int, query_filter: models.Filter | None = None
     ) -> tuple[list[FrameHit], np.ndarray]:
-        """As `search`, with the hits' own vectors, for exact re-ranking."""
-        return self._query(vector, using, limit, query_filter, with_vectors=True)
-
-    def _query(self, vector, using, limit, query_filter, with_vectors: bool):
+        """Nearest frames to `vector` among the `using` vectors ("semantic" or "copy"), with the
+        hits' own vectors for exact re-ranking."""
         found = self.client.query_points(
             self.frames,
             query=np.asarray(vector, dtype=np.float32).ravel().tolist(),
@@ -242,11 +234,10 @@ class VideoStore:
             limit=limit,
             query_filter=query_filter,
             with_payload=_HIT_FIELDS,
-            with_vectors=[using] if with_vectors else False,
+            with_vectors=[using],
         ).points
         hits = [FrameHit.from_point(p) for p in found]
-        vectors = np.array([p.vector[using] for p in found], dtype=np.float32) if with_vectors else None
-        return hits, vectors
+        return hits, np.array([p.vector[using] for p in found], dtype=np.float32)
 
     def frame_vectors(self, video_id: str, using: str = "copy") -> tuple[np.ndarray, np.ndarray]:
         """(seconds, vectors) of a video's frames in time order: the input of clip alignment."""
