@@ -123,3 +123,31 @@ def rotate_video(src: Path, dst: Path, degrees: int = 90) -> Path:
         check=True,
     )
     return dst
+
+
+# -- stores ----------------------------------------------------------------------------------------
+# Every test that takes `store` runs on both implementations of the store contract: the embedded
+# Edge store, and the server store. There is no Qdrant server here, so the server store runs over
+# qdrant-client's local mode, its stand-in for a server (same client API, pure Python engine).
+STORE_ENGINES = ["edge", "server-standin"]
+
+
+def open_test_store(engine: str, folder: Path, semantic_dim: int = 8, **qdrant):
+    from qdrant_client import QdrantClient
+
+    from vidsearch.config import QdrantSettings
+    from vidsearch.store.edge import EdgeStore
+    from vidsearch.store.server import ServerStore
+
+    settings = QdrantSettings(**qdrant)
+    if engine == "edge":
+        return EdgeStore.open(settings, folder, semantic_dim)
+    folder.mkdir(parents=True, exist_ok=True)
+    return ServerStore(QdrantClient(path=str(folder)), settings, semantic_dim, indexes=False)
+
+
+@pytest.fixture(params=STORE_ENGINES)
+def store(request, tmp_path):
+    s = open_test_store(request.param, tmp_path / "store")
+    yield s
+    s.close()

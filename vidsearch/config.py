@@ -16,10 +16,10 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 
 class QdrantSettings(BaseModel):
-    url: str | None = Field(None, description="Qdrant server URL; unset means local mode under data_dir")
+    url: str | None = Field(None, description="Qdrant server URL; unset means the embedded store under data_dir")
     api_key: str | None = None
     timeout_s: float = 10.0
-    lock_wait_s: float = Field(10.0, ge=0, description="local mode: wait this long for a busy folder")
+    lock_wait_s: float = Field(10.0, ge=0, description="embedded store: wait this long for a busy folder")
     frames_collection: str = "vidsearch_frames"
     videos_collection: str = "vidsearch_videos"
 
@@ -97,7 +97,13 @@ class Settings(BaseSettings):
         return env_settings, init_settings
 
     @property
-    def qdrant_path(self) -> Path:
+    def edge_path(self) -> Path:
+        """The embedded store (Qdrant Edge shards)."""
+        return self.data_dir / "edge"
+
+    @property
+    def local_mode_path(self) -> Path:
+        """Where earlier releases kept qdrant-client's local mode; migrated on open."""
         return self.data_dir / "qdrant"
 
     @property

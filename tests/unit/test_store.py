@@ -1,10 +1,16 @@
+"""The store contract, on both implementations (`store` is parametrised in tests/conftest.py)."""
+
 import numpy as np
 import pytest
+from qdrant_client import models
 
-from vidsearch.config import QdrantSettings
+from tests.conftest import open_test_store
+from vidsearch.config import QdrantSettings, Settings
 from vidsearch.embedders.copy import DIM
+from vidsearch.filters import SearchFilters
 from vidsearch.media.probe import VideoMetadata
-from vidsearch.store import StoreBusy, StoreError, StoreUnavailable, VideoRecord, VideoStore, ids
+from vidsearch.store import StoreBusy, StoreError, StoreUnavailable, VideoRecord, ids, open_store
+from vidsearch.store.migrate import copy_store
 
 META = VideoMetadata(
     container="mov,mp4", duration_s=3.0, width=320, height=240, coded_width=320, coded_height=240,
@@ -12,9 +18,9 @@ META = VideoMetadata(
 )
 
 
-def record(checksum="abc", path="/v/a.mp4", status="indexing"):
+def record(checksum="abc", path="/v/a.mp4", status="indexing", meta=META):
     return VideoRecord(
-        video_id=ids.video_id(checksum), path=path, checksum=checksum, size_bytes=10, status=status, metadata=META
+        video_id=ids.video_id(checksum), path=path, checksum=checksum, size_bytes=10, status=status, metadata=meta
     )
 
 
@@ -23,16 +29,10 @@ def frames(n, dim=8, seed=0):
     return np.arange(n), np.arange(n, dtype=np.float32), rng.normal(size=(n, DIM)).astype(np.float32), rng.normal(size=(n, dim)).astype(np.float32)
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = VideoStore.open(QdrantSettings(), tmp_path / "q", semantic_dim=8)
-    yield s
-    s.close()
-
-
 def test_ids_are_deterministic():
     assert ids.video_id("x") == ids.video_id("x") != ids.video_id("y")
     assert ids.frame_id("v", 1) == ids.frame_id("v", 1) != ids.frame_id("v", 2)
+    assert ids.is_uuid(ids.video_id("x")) and not ids.is_uuid("not-a-uuid")
 
 
 def test_rewriting_frames_never_duplicates(store):
@@ -44,13 +44,49 @@ def test_rewriting_frames_never_duplicates(store):
     assert store.count_frames(r.video_id) == 5 == store.count_frames()
 
 
-def test_frames_without_semantic_vectors(store):
+def test_frames_without_semantic_vectors_are_not_searched_semantically(store):
     r = record()
     idx, sec, copy, sem = frames(4)
     store.upsert_frames(r.frame_payload(), idx, sec, copy, sem, np.array([True, False, True, False]))
-    got = store.client.retrieve(store.frames, [ids.frame_id(r.video_id, 1), ids.frame_id(r.video_id, 2)], with_vectors=True)
-    kinds = sorted(tuple(sorted(p.vector)) for p in got)
-    assert kinds == [("copy",), ("copy", "semantic")]
+    hits, vectors = store.search(sem[1], "semantic", 10)
+    assert sorted(h.frame_index for h in hits) == [0, 2] and vectors.shape == (2, 8)
+    seconds, copies = store.frame_vectors(r.video_id, "copy")
+    assert seconds.tolist() == [0, 1, 2, 3] and copies.shape == (4, DIM)
+
+
+def test_search_finds_the_nearest_frame_with_its_vector(store):
+    r = record()
+    idx, sec, copy, sem = frames(20, seed=3)
+    store.upsert_frames(r.frame_payload(), idx, sec, copy, sem)
+    hits, vectors = store.search(sem[7], "semantic", 3)
+    assert hits[0].frame_index == 7 and hits[0].video_id == r.video_id and hits[0].path == r.path
+    assert hits[0].score == pytest.approx(1.0, abs=1e-2)
+    # Cosine stores unit vectors: the hit's vector is the query's direction.
+    unit = sem[7] / np.linalg.norm(sem[7])
+    assert np.allclose(vectors[0], unit, atol=1e-2)
+    assert [h.frame_index for h in store.search(copy[4], "copy", 1)[0]] == [4]
+
+
+def test_search_filters(store):
+    short = record("a", "/lib/cats/a.mp4", meta=META)
+    long = record("b", "/lib/dogs/b.mp4", meta=META.model_copy(update={"duration_s": 100.0, "height": 1080, "video_codec": "vp9"}))
+    for r, seed in ((short, 1), (long, 2)):
+        store.upsert_frames(r.frame_payload(), *frames(5, seed=seed))
+    query = frames(5, seed=2)[3][0]
+
+    def videos(**f):
+        hits, _ = store.search(query, "semantic", 20, SearchFilters(**f).to_qdrant())
+        return {h.video_id for h in hits}
+
+    assert videos() == {short.video_id, long.video_id}
+    assert videos(path_prefix="/lib/cats/") == {short.video_id}
+    assert videos(path_prefix="/lib") == {short.video_id, long.video_id}
+    assert videos(min_duration_s=50) == {long.video_id}
+    assert videos(max_duration_s=50) == {short.video_id}
+    assert videos(min_height=720) == {long.video_id}
+    assert videos(codec="VP9") == {long.video_id}
+    assert videos(video_id=short.video_id) == {short.video_id}
+    assert videos(path_prefix="/elsewhere") == set()
 
 
 def test_records_status_move_delete(store):
@@ -60,46 +96,148 @@ def test_records_status_move_delete(store):
     store.set_status(r.video_id, "complete", frames=3, fingerprint="AAAA")
     got = store.get_video(r.video_id)
     assert got.status == "complete" and got.frames == 3 and got.fingerprint is None  # not fetched
+    assert got.metadata == META
     assert store.get_video(r.video_id, with_fingerprint=True).fingerprint == "AAAA"
+    assert store.list_videos()[0].fingerprint is None
     store.move_video(r.video_id, "/new/place.mp4")
     assert [v.path for v in store.list_videos(path="/new/place.mp4")] == ["/new/place.mp4"]
-    points, _ = store.client.scroll(store.frames, limit=10)
-    assert {p.payload["path"] for p in points} == {"/new/place.mp4"}
+    hits, _ = store.search(frames(3)[3][0], "semantic", 10)
+    assert {h.path for h in hits} == {"/new/place.mp4"}
+    hits, _ = store.search(frames(3)[3][0], "semantic", 10, SearchFilters(path_prefix="/new").to_qdrant())
+    assert len(hits) == 3
     store.delete_video(r.video_id)
     assert store.get_video(r.video_id) is None and store.count_frames() == 0
     assert store.get_video("not-a-uuid") is None
 
 
-def test_stats(store):
-    store.put_video(record("a", "/a.mp4", "complete"))
-    store.put_video(record("b", "/b.mp4", "failed"))
+def test_list_by_status_and_versions(store):
+    done, failed = record("a", "/a.mp4", "complete"), record("b", "/b.mp4", "failed")
+    store.put_video(done)
+    store.put_video(failed)
+    assert [r.path for r in store.list_videos(status="complete")] == ["/a.mp4"]
+    versions = store.complete_versions()
+    assert list(versions) == [done.video_id] and versions[done.video_id] == pytest.approx(done.updated_at)
     s = store.stats()
-    assert (s["videos"], s["complete"], s["failed"]) == (2, 1, 1)
+    assert (s["videos"], s["complete"], s["failed"], s["frames"]) == (2, 1, 1, 0)
 
 
-def test_persists_across_reopen(tmp_path):
-    s = VideoStore.open(QdrantSettings(), tmp_path / "q", semantic_dim=8)
+def test_copy_pages_are_one_pass_over_the_chosen_videos(store):
+    chosen, other = record("a", "/a.mp4"), record("b", "/b.mp4")
+    store.upsert_frames(chosen.frame_payload(), *frames(50, seed=1))
+    store.upsert_frames(other.frame_payload(), *frames(30, seed=2))
+    rows, offset, pages = {}, None, 0
+    while True:
+        page = store.copy_page([chosen.video_id], offset, limit=16)
+        pages += 1
+        assert set(page.video_ids) <= {chosen.video_id}
+        for second, vector in zip(page.seconds, page.vectors):
+            rows[float(second)] = vector
+        offset = page.next_offset
+        if offset is None:
+            break
+    assert sorted(rows) == list(range(50)) and pages == 4  # 16 + 16 + 16 + 2
+    expected = frames(50, seed=1)[2]
+    assert np.allclose(rows[7], expected[7] / np.linalg.norm(expected[7]), atol=1e-5)
+
+
+def test_persists_across_reopen(store, tmp_path):
     r = record()
-    s.put_video(r)
-    s.upsert_frames(r.frame_payload(), *frames(3))
-    s.close()
-    again = VideoStore.open(QdrantSettings(), tmp_path / "q", semantic_dim=8)
+    store.put_video(r)
+    store.upsert_frames(r.frame_payload(), *frames(3))
+    engine = "edge" if store.engine == "edge" else "server-standin"
+    store.close()
+    again = open_test_store(engine, tmp_path / "store")
     assert again.get_video(r.video_id).path == r.path and again.count_frames() == 3
     again.close()
+    store.close = lambda: None  # closed already
 
 
-def test_one_process_per_folder_and_dim_mismatch(tmp_path, store):
+def test_edge_admits_one_process_and_keeps_its_vector_size(tmp_path):
+    first = open_test_store("edge", tmp_path / "e")
     with pytest.raises(StoreBusy, match="open in another process"):
-        VideoStore.open(QdrantSettings(lock_wait_s=0.5), tmp_path / "q", semantic_dim=8)
-    store.close()
-    reopened = VideoStore.open(QdrantSettings(), tmp_path / "q", semantic_dim=16)
-    assert reopened.vector_size() == 8  # the collection decides for readers
+        open_test_store("edge", tmp_path / "e", lock_wait_s=0.5)
+    first.close()
+    reopened = open_test_store("edge", tmp_path / "e", semantic_dim=16)
+    assert reopened.vector_size() == 8  # the store decides for readers
     with pytest.raises(StoreError, match="holds 8-d semantic vectors but 'clip' gives 16-d"):
         reopened.check_semantic_size(16, "clip")
     reopened.close()
 
 
-def test_unreachable_server_is_a_clear_error(tmp_path):
-    settings = QdrantSettings(url="http://127.0.0.1:9", timeout_s=2)
+def test_open_store_follows_the_settings(tmp_path):
+    s = open_store(Settings(data_dir=tmp_path))
+    assert s.engine == "edge" and (tmp_path / "edge").is_dir()
+    s.close()
     with pytest.raises(StoreUnavailable, match="cannot reach Qdrant at http://127.0.0.1:9"):
-        VideoStore.open(settings, tmp_path, semantic_dim=8)
+        open_store(Settings(data_dir=tmp_path, qdrant=QdrantSettings(url="http://127.0.0.1:9", timeout_s=2)))
+
+
+@pytest.mark.parametrize("direction", ["edge-to-server", "server-to-edge"])
+def test_copy_store_keeps_every_point(tmp_path, direction):
+    source_engine, target_engine = ("edge", "server-standin") if direction == "edge-to-server" else ("server-standin", "edge")
+    source = open_test_store(source_engine, tmp_path / "src")
+    r = record(status="complete")
+    store_frames = frames(6)
+    source.put_video(r)
+    source.set_status(r.video_id, "complete", frames=6, fingerprint="AAAA")
+    source.upsert_frames(r.frame_payload(), *store_frames, np.array([True] * 5 + [False]))
+    target = open_test_store(target_engine, tmp_path / "dst")
+    summary = copy_store(source, target)
+    summary_again = copy_store(source, target)  # repeatable: ids are kept
+    assert (summary.videos, summary.frames) == (1, 6) == (summary_again.videos, summary_again.frames)
+    assert target.count_frames() == 6 and target.get_video(r.video_id, with_fingerprint=True).fingerprint == "AAAA"
+    assert [h.frame_index for h in target.search(store_frames[3][2], "semantic", 1)[0]] == [2]
+    assert len(target.search(store_frames[3][2], "semantic", 10)[0]) == 5
+    assert np.allclose(target.frame_vectors(r.video_id)[1], source.frame_vectors(r.video_id)[1], atol=1e-5)
+    wrong = open_test_store("edge", tmp_path / "wrong", semantic_dim=16)
+    with pytest.raises(StoreError, match="8-d semantic vectors and the target 16-d"):
+        copy_store(source, wrong)
+    for s in (source, target, wrong):
+        s.close()
+
+
+def test_edge_filters_translate_every_condition_vidsearch_builds():
+    from vidsearch.store.edge import to_edge
+
+    flt = models.Filter(
+        must=[models.FieldCondition(key="a", match=models.MatchValue(value="x"))],
+        should=[models.FieldCondition(key="b", match=models.MatchAny(any=["y", "z"]))],
+        must_not=[models.FieldCondition(key="c", range=models.Range(gte=1, lt=2))],
+    )
+    assert to_edge(flt) is not None and to_edge(None) is None
+    with pytest.raises(StoreError, match="cannot filter on"):
+        to_edge(models.Filter(must=[models.IsEmptyCondition(is_empty=models.PayloadField(key="a"))]))
+
+
+def test_a_local_mode_data_dir_migrates_on_open_with_the_same_answers(tmp_path):
+    """Earlier releases kept qdrant-client's local mode in data_dir/qdrant, with these collections."""
+    from qdrant_client import QdrantClient
+
+    from vidsearch.store.migrate import MIGRATED_SUFFIX
+    from vidsearch.store.server import ServerStore
+
+    settings = Settings(data_dir=tmp_path)
+    old = ServerStore(QdrantClient(path=str(tmp_path / "qdrant")), settings.qdrant, 8, indexes=False)
+    videos = [record(c, f"/lib/{c}.mp4", "complete") for c in ("a", "b", "c")]
+    for seed, r in enumerate(videos):
+        old.put_video(r)
+        old.upsert_frames(r.frame_payload(), *frames(40, seed=seed))
+    query = frames(40, seed=1)[3][17]
+    before = [(h.video_id, h.frame_index) for h in old.search(query, "semantic", 10)[0]]
+    before_filtered = [(h.video_id, h.frame_index) for h in old.search(query, "semantic", 10, SearchFilters(path_prefix="/lib").to_qdrant())[0]]
+    old_records = {r.video_id: r for r in old.list_videos()}
+    old.close()
+
+    store = open_store(settings)
+    try:
+        assert store.engine == "edge" and store.count_frames() == 120
+        assert {r.video_id: r for r in store.list_videos()} == old_records
+        assert [(h.video_id, h.frame_index) for h in store.search(query, "semantic", 10)[0]] == before
+        filtered = store.search(query, "semantic", 10, SearchFilters(path_prefix="/lib").to_qdrant())[0]
+        assert [(h.video_id, h.frame_index) for h in filtered] == before_filtered
+    finally:
+        store.close()
+    assert not (tmp_path / "qdrant").exists() and (tmp_path / f"qdrant{MIGRATED_SUFFIX}" / "collection").is_dir()
+    again = open_store(settings)  # migrated once: the next open is a plain open
+    assert again.count_frames() == 120
+    again.close()

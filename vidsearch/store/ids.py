@@ -14,3 +14,12 @@ def video_id(checksum: str) -> str:
 
 def frame_id(video: str, frame_index: int) -> str:
     return str(uuid.uuid5(NAMESPACE, f"frame:{video}:{frame_index}"))
+
+
+def is_uuid(value: str) -> bool:
+    """Whether `value` can be a point id: anything else names no video."""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

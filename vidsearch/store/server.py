@@ -1,0 +1,140 @@
+"""ServerStore: the store on a Qdrant server (`QDRANT_URL`), through qdrant-client.
+
+Two collections, frames and videos. Any `QdrantClient` serves: tests run the same contract against
+qdrant-client's local mode as a stand-in for a server, and migration reads old local-mode data dirs
+through it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from qdrant_client import QdrantClient, models
+
+from vidsearch.config import QdrantSettings
+from vidsearch.embedders.copy import DIM as COPY_DIM
+from vidsearch.store.base import FRAME_INDEXES, HIT_FIELDS, VIDEO_INDEXES, Kind, Point, VideoStore
+from vidsearch.store.errors import StoreError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = {
+    "keyword": models.PayloadSchemaType.KEYWORD,
+    "float": models.PayloadSchemaType.FLOAT,
+    "integer": models.PayloadSchemaType.INTEGER,
+}
+
+
+class ServerStore(VideoStore):
+    engine = "server"
+
+    def __init__(self, client: QdrantClient, settings: QdrantSettings, semantic_dim: int, indexes: bool = True):
+        super().__init__(semantic_dim)
+        self.client = client
+        self._names = {"frames": settings.frames_collection, "videos": settings.videos_collection}
+        self._ensure_collections(indexes)
+
+    @classmethod
+    def open(cls, settings: QdrantSettings, semantic_dim: int) -> ServerStore:
+        """Connect to the server at `settings.url`."""
+        # The reachability check below replaces the client's version probe, which only warns.
+        client = QdrantClient(
+            url=settings.url, api_key=settings.api_key, timeout=settings.timeout_s, check_compatibility=False
+        )
+        try:
+            client.get_collections()
+        except Exception as e:
+            raise StoreUnavailable(
+                f"cannot reach Qdrant at {settings.url}: {_first_line(e)}. Check that the server "
+                f"is running and the URL is right, or unset QDRANT_URL to use the embedded store."
+            ) from None
+        return cls(client, settings, semantic_dim)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _ensure_collections(self, indexes: bool) -> None:
+        """Create collections and payload indexes if missing; safe to call from every process."""
+        frames, videos = self._names["frames"], self._names["videos"]
+        if not self.client.collection_exists(frames):
+            self._create(frames, {
+                "semantic": models.VectorParams(size=self.semantic_dim, distance=models.Distance.COSINE),
+                "copy": models.VectorParams(
+                    size=COPY_DIM, distance=models.Distance.COSINE, hnsw_config=models.HnswConfigDiff(m=0)
+                ),
+            })
+        else:
+            # An existing collection fixes the size; writers check their model against it.
+            self.semantic_dim = self.client.get_collection(frames).config.params.vectors["semantic"].size
+        if not self.client.collection_exists(videos):
+            self._create(videos, {})
+        if not indexes:  # local mode ignores payload indexes and warns about each
+            return
+        for collection, fields in ((frames, FRAME_INDEXES), (videos, VIDEO_INDEXES)):
+            existing = self.client.get_collection(collection).payload_schema
+            for field, kind in fields.items():
+                if field not in existing:
+                    self.client.create_payload_index(collection, field, _SCHEMA[kind], wait=True)
+
+    def _create(self, name: str, vectors: dict) -> None:
+        try:
+            self.client.create_collection(name, vectors_config=vectors)
+        except Exception as e:  # another process created it first
+            if not self.client.collection_exists(name):
+                raise StoreError(f"cannot create collection {name}: {_first_line(e)}") from None
+
+    # -- primitives -------------------------------------------------------------------------------
+
+    def _upsert(self, kind: Kind, points: list[Point]) -> None:
+        structs = [
+            models.PointStruct(id=p.id, vector={k: _floats(v) for k, v in p.vectors.items()}, payload=p.payload)
+            for p in points
+        ]
+        self.client.upsert(self._names[kind], structs, wait=True)
+
+    def _retrieve(self, kind: Kind, point_ids: list[str], exclude: list[str]) -> list[Point]:
+        payload = models.PayloadSelectorExclude(exclude=exclude) if exclude else True
+        return [_point(r) for r in self.client.retrieve(self._names[kind], point_ids, with_payload=payload)]
+
+    def _scroll(self, kind, flt, fields, vectors, limit, offset, exclude=None):
+        if fields is None:
+            payload = models.PayloadSelectorExclude(exclude=exclude) if exclude else True
+        else:
+            payload = fields
+        records, next_offset = self.client.scroll(
+            self._names[kind], scroll_filter=flt, limit=limit, offset=offset,
+            with_payload=payload, with_vectors=vectors or False,
+        )
+        return [_point(r) for r in records], None if next_offset is None else str(next_offset)
+
+    def _set_payload(self, kind, payload, point_ids=None, flt=None) -> None:
+        points = point_ids if point_ids is not None else models.FilterSelector(filter=flt)
+        self.client.set_payload(self._names[kind], payload, points=points, wait=True)
+
+    def _delete(self, kind, point_ids=None, flt=None) -> None:
+        selector = models.PointIdsList(points=point_ids) if point_ids is not None else models.FilterSelector(filter=flt)
+        self.client.delete(self._names[kind], selector, wait=True)
+
+    def _count(self, kind, flt) -> int:
+        return self.client.count(self._names[kind], count_filter=flt, exact=True).count
+
+    def _query(self, vector, using, limit, flt) -> list[Point]:
+        found = self.client.query_points(
+            self._names["frames"], query=vector, using=using, limit=limit, query_filter=flt,
+            with_payload=HIT_FIELDS, with_vectors=[using],
+        ).points
+        return [_point(p, p.score) for p in found]
+
+
+def _floats(vector) -> list[float]:
+    return vector.tolist() if hasattr(vector, "tolist") else list(vector)
+
+
+def _point(record, score: float = 0.0) -> Point:
+    vectors = record.vector if isinstance(record.vector, dict) else {}
+    return Point(str(record.id), record.payload or {}, vectors, score)
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
