@@ -50,24 +50,39 @@ class IndexSummary:
 
 
 def run_index(paths: list[str], settings: Settings, show_progress: bool = True) -> IndexSummary:
-    import ray
-
-    from vidsearch.ray_cluster import connect_ray
-    from batch_jobs.stages import SemanticStage, decode_segments, inspect_file
-    from vidsearch.embedders.semantic import ModelUnavailable, model_image_size, model_vector_size, resolve_model
-    from vidsearch.frame_batches import frame_count, segments
+    """Index `paths` on the Ray cluster: the steps below, in order; only `_inspect` and
+    `_pipeline` need Ray, the others are plain functions over the store."""
+    from batch_jobs.cluster import cluster_store, connect_ray
     from vidsearch.media.files import discover
-    from vidsearch.media.probe import VideoMetadata
     from vidsearch.media.thumbnails import ThumbnailStore
-    from vidsearch.plan import Inspected, make_plan
-    from vidsearch.store.owner import open_store
-    from vidsearch.store.records import VideoRecord
-    from vidsearch.writer import IndexWriter
+    from vidsearch.plan import make_plan
 
     started = time.perf_counter()
     summary = IndexSummary()
     candidates = [c for p in paths for c in discover([p])]
     connect_ray()
+    _quiet_ray_data()
+    settings, model_dir, image_size = resolve_semantic(settings, summary)
+    store = cluster_store(settings)
+    if model_dir is not None:
+        store.check_semantic_size(settings.semantic.dim, settings.semantic.model)
+    thumbnails = ThumbnailStore(settings.thumbnails_dir, settings.sampling.fps)
+    plan = make_plan(_inspect(candidates), store, summary.semantic_model, settings.sampling.fps)
+    apply_plan(plan, store, thumbnails, summary)
+    if plan.to_index:
+        writer = make_writer(plan, store, thumbnails, settings, summary.semantic_model)
+        batches = _pipeline(plan, settings, model_dir, image_size)
+        bar = _progress_bar(show_progress, len(plan.to_index), writer.frames_expected)
+        write_all(batches, writer, bar)
+        summarise(plan, writer, summary)
+        store.optimize()  # index what was written, once, rather than after every batch
+    summary.wall_s = time.perf_counter() - started
+    return summary
+
+
+def _quiet_ray_data() -> None:
+    import ray
+
     # The job prints its own progress and summary; Ray Data's per-dataset logs would bury them.
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
@@ -75,41 +90,59 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
     # video would pile up in its task before the writer saw any of it.
     context.target_max_block_size = 2 * 2**20
     logging.getLogger("ray.data").setLevel(logging.ERROR)
-    model_dir, image_size = None, None
-    if settings.semantic.enabled:
-        try:
-            model_dir = resolve_model(settings.semantic.model, settings.semantic.revision)
-            image_size = model_image_size(model_dir)
-            # A new collection is sized for the model; without one, semantic.dim decides.
-            settings = settings.model_copy(
-                update={"semantic": settings.semantic.model_copy(update={"dim": model_vector_size(model_dir)})}
-            )
-            summary.semantic_model = settings.semantic.model
-        except ModelUnavailable as e:
-            summary.semantic_missing = f"{e} This run indexed copy vectors, thumbnails and audio only."
-    store = open_store(settings)
-    if model_dir is not None:
-        store.check_semantic_size(settings.semantic.dim, settings.semantic.model)
-    thumbnails = ThumbnailStore(settings.thumbnails_dir, settings.sampling.fps)
 
 
-    inspected = []
-    if candidates:
-        rows = (
-            ray.data.from_items(
-                [{"path": c.path, "size_bytes": c.size_bytes} for c in candidates],
-                override_num_blocks=min(len(candidates), 256),
-            )
-            .map(inspect_file)
-            .take_all()
+def resolve_semantic(settings: Settings, summary: IndexSummary):
+    """(settings sized for the model, model dir, image size), or no model with the reason noted."""
+    from vidsearch.embedders.semantic import ModelUnavailable, model_image_size, model_vector_size, resolve_model
+
+    if not settings.semantic.enabled:
+        return settings, None, None
+    try:
+        model_dir = resolve_model(settings.semantic.model, settings.semantic.revision)
+        image_size = model_image_size(model_dir)
+    except ModelUnavailable as e:
+        summary.semantic_missing = f"{e} This run indexed copy vectors, thumbnails and audio only."
+        return settings, None, None
+    # A new store is sized for the model; without one, semantic.dim decides.
+    semantic = settings.semantic.model_copy(update={"dim": model_vector_size(model_dir)})
+    summary.semantic_model = settings.semantic.model
+    return settings.model_copy(update={"semantic": semantic}), model_dir, image_size
+
+
+def _inspect(candidates) -> list:
+    """Checksum and probe every discovered file, in parallel on the cluster."""
+    import ray
+
+    from batch_jobs.stages import inspect_file
+    from vidsearch.media.probe import VideoMetadata
+    from vidsearch.plan import Inspected
+
+    if not candidates:
+        return []
+    rows = (
+        ray.data.from_items(
+            [{"path": c.path, "size_bytes": c.size_bytes} for c in candidates],
+            override_num_blocks=min(len(candidates), 256),
         )
-        for row in rows:
-            meta = VideoMetadata.model_validate_json(row["metadata"]) if row["metadata"] else None
-            inspected.append(
-                Inspected(row["path"], row["size_bytes"], row["checksum"] or None, meta, row["error"] or None)
-            )
-    inspected.sort(key=lambda i: i.path)
-    plan = make_plan(inspected, store, summary.semantic_model, settings.sampling.fps)
+        .map(inspect_file)
+        .take_all()
+    )
+    inspected = [
+        Inspected(
+            row["path"], row["size_bytes"], row["checksum"] or None,
+            VideoMetadata.model_validate_json(row["metadata"]) if row["metadata"] else None,
+            row["error"] or None,
+        )
+        for row in rows
+    ]
+    return sorted(inspected, key=lambda i: i.path)
+
+
+def apply_plan(plan, store, thumbnails, summary: IndexSummary) -> None:
+    """What the plan decides before decoding: drop stale videos, follow moves, record failures,
+    and write an `indexing` record (with no leftover frames) for each video to index."""
+    from vidsearch.store.records import VideoRecord
 
     for vid in plan.stale:
         store.delete_video(vid)
@@ -130,63 +163,81 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
         store.put_video(record)
     summary.skipped, summary.moved, summary.removed = len(plan.skipped), len(plan.moved), len(plan.stale)
 
-    if plan.to_index:
-        fps = settings.sampling.fps
-        videos = {r.video_id: (r.frame_payload(), frame_count(r.metadata, fps)) for r in plan.records}
-        writer = IndexWriter(store, thumbnails, videos, summary.semantic_model)
-        job = settings.job
-        embed_cpus = job.embed_num_cpus if job.embed_num_cpus is not None else (0 if job.embed_num_gpus else 1)
-        decode_cpus, embed_cpus = fit_reservations(
-            job.decode_num_cpus, embed_cpus if model_dir is not None else 0.0, *_local_free_cpus()
-        )
-        parts = [seg for t in plan.to_index for seg in segments(t, fps, settings.sampling.segment_s)]
-        ds = ray.data.from_items(
-            [
-                {"video_id": p.video_id, "path": p.path, "metadata": p.metadata.model_dump_json(), "first": p.first, "end": p.end}
-                for p in parts
-            ],
-            override_num_blocks=len(parts),
-        )
+
+def make_writer(plan, store, thumbnails, settings: Settings, semantic_model: str | None):
+    from vidsearch.frame_batches import frame_count
+    from vidsearch.writer import IndexWriter
+
+    fps = settings.sampling.fps
+    videos = {r.video_id: (r.frame_payload(), frame_count(r.metadata, fps)) for r in plan.records}
+    return IndexWriter(store, thumbnails, videos, semantic_model)
+
+
+def _pipeline(plan, settings: Settings, model_dir, image_size):
+    """The streaming dataset of frame batches: decode segments in tasks, embed on actors."""
+    import ray
+
+    from batch_jobs.stages import SemanticStage, decode_segments
+    from vidsearch.frame_batches import segments
+
+    job = settings.job
+    embed_cpus = job.embed_num_cpus if job.embed_num_cpus is not None else (0 if job.embed_num_gpus else 1)
+    decode_cpus, embed_cpus = fit_reservations(
+        job.decode_num_cpus, embed_cpus if model_dir is not None else 0.0, *_local_free_cpus()
+    )
+    parts = [seg for t in plan.to_index for seg in segments(t, settings.sampling.fps, settings.sampling.segment_s)]
+    ds = ray.data.from_items(
+        [
+            {"video_id": p.video_id, "path": p.path, "metadata": p.metadata.model_dump_json(), "first": p.first, "end": p.end}
+            for p in parts
+        ],
+        override_num_blocks=len(parts),
+    )
+    ds = ds.map_batches(
+        decode_segments,
+        batch_size=1,
+        fn_kwargs={"settings": settings, "image_size": image_size},
+        num_cpus=decode_cpus,
+        concurrency=job.decode_concurrency,
+        # Spread decoding over nodes; the differing strategy also keeps Ray Data from fusing
+        # decoding into the embedder actors, which would serialise it behind the model.
+        scheduling_strategy="SPREAD",
+    )
+    if model_dir is not None:
         ds = ds.map_batches(
-            decode_segments,
-            batch_size=1,
-            fn_kwargs={"settings": settings, "image_size": image_size},
-            num_cpus=decode_cpus,
-            concurrency=job.decode_concurrency,
-            # Spread decoding over nodes; the differing strategy also keeps Ray Data from fusing
-            # decoding into the embedder actors, which would serialise it behind the model.
-            scheduling_strategy="SPREAD",
+            SemanticStage,
+            fn_constructor_kwargs={
+                "model_dir": str(model_dir),
+                "device": settings.semantic.device,
+                "dtype": settings.semantic.dtype,
+            },
+            batch_size=job.embed_batch_size,
+            concurrency=job.embed_concurrency,
+            num_gpus=job.embed_num_gpus,
+            num_cpus=embed_cpus,
+            scheduling_strategy="DEFAULT",
         )
-        if model_dir is not None:
-            ds = ds.map_batches(
-                SemanticStage,
-                fn_constructor_kwargs={
-                    "model_dir": str(model_dir),
-                    "device": settings.semantic.device,
-                    "dtype": settings.semantic.dtype,
-                },
-                batch_size=job.embed_batch_size,
-                concurrency=job.embed_concurrency,
-                num_gpus=job.embed_num_gpus,
-                num_cpus=embed_cpus,
-                scheduling_strategy="DEFAULT",
-            )
-        bar = _progress_bar(show_progress, len(plan.to_index), sum(total for _, total in videos.values()))
-        for batch in ds.iter_batches(batch_size=job.write_batch_size, batch_format="numpy", prefetch_batches=2):
-            writer.write(batch)
-            bar(len(writer.result.complete) + len(writer.result.failed), writer.frames_written)
-        bar(None, None)
-        for vid in writer.unfinished():
-            writer.fail(vid, "the pipeline ended before all frames were written")
-        by_id = {t.video_id: t for t in plan.to_index}
-        for vid, frames in writer.result.complete.items():
-            summary.indexed += 1
-            summary.frames += frames
-            summary.video_seconds += by_id[vid].metadata.duration_s
-        for vid, reason in writer.result.failed.items():
-            summary.failed.append({"path": by_id[vid].path, "reason": reason})
-    summary.wall_s = time.perf_counter() - started
-    return summary
+    return ds.iter_batches(batch_size=job.write_batch_size, batch_format="numpy", prefetch_batches=2)
+
+
+def write_all(batches, writer, bar=lambda done, written: None) -> None:
+    """Write every batch; a video the stream ended without finishing is failed, not left open."""
+    for batch in batches:
+        writer.write(batch)
+        bar(len(writer.result.complete) + len(writer.result.failed), writer.frames_written)
+    bar(None, None)
+    for vid in writer.unfinished():
+        writer.fail(vid, "the pipeline ended before all frames were written")
+
+
+def summarise(plan, writer, summary: IndexSummary) -> None:
+    by_id = {t.video_id: t for t in plan.to_index}
+    for vid, frames in writer.result.complete.items():
+        summary.indexed += 1
+        summary.frames += frames
+        summary.video_seconds += by_id[vid].metadata.duration_s
+    for vid, reason in writer.result.failed.items():
+        summary.failed.append({"path": by_id[vid].path, "reason": reason})
 
 
 def fit_reservations(decode: float, embed: float, free_cpus: float | None, nodes: int) -> tuple[float, float]:

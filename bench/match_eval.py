@@ -364,7 +364,7 @@ def main() -> None:
     from batch_jobs.index_videos import run_index
     from vidsearch.config import Settings
     from vidsearch.copy_index import CopyIndex
-    from vidsearch.store.qdrant import VideoStore
+    from vidsearch.store import open_store
 
     videos = sorted(p for p in args.videos.iterdir() if p.is_file())
     SAME_CONTENT.update(same_content(videos, Settings().sampling.fps))
@@ -392,7 +392,7 @@ def main() -> None:
         started = time.perf_counter()
         queries = make_queries(sorted(library.iterdir()), held_out, args.per_transform, clips, args.seed)
         print(f"cut {len(queries)} query clips in {time.perf_counter() - started:.0f} s")
-        store = VideoStore.open(settings.qdrant, settings.qdrant_path, settings.semantic.dim)
+        store = open_store(settings)
         AUDIBLE.update(Path(r.path).name for r in store.list_videos() if r.audio == "fingerprinted")
         index = CopyIndex()
         index.sync(store)

@@ -68,7 +68,7 @@ def main() -> None:
     from vidsearch.config import Settings
     from vidsearch.copy_index import CopyIndex
     from vidsearch.search import match_clip, verify_audio
-    from vidsearch.store.qdrant import VideoStore
+    from vidsearch.store import open_store
 
     rng, np_rng = random.Random(args.seed), np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory(prefix="vidsearch-match-scale-") as tmp:
@@ -79,7 +79,7 @@ def main() -> None:
             run_index([str(args.videos)], settings, show_progress=False)
         finally:
             ray.shutdown()
-        store = VideoStore.open(settings.qdrant, settings.qdrant_path, settings.semantic.dim)
+        store = open_store(settings)
         real_index = CopyIndex()
         real_index.sync(store)
         library = {r.video_id: r for r in store.list_videos(status="complete")}

@@ -130,11 +130,11 @@ class InProcessChain:
     def __init__(self, settings):
         from vidsearch.copy_index import CopyIndex
         from vidsearch.embedders.semantic import SemanticEmbedder, resolve_model
-        from vidsearch.store.owner import open_store
+        from batch_jobs.cluster import cluster_store
 
         self.settings = settings
         self.embedder = SemanticEmbedder(resolve_model(settings.semantic.model), device="cpu")
-        self.store = open_store(settings)
+        self.store = cluster_store(settings)
         self.index = CopyIndex()
         self.lock = threading.Lock()
 

@@ -94,11 +94,11 @@ class Api:
     def __init__(self, embedder: DeploymentHandle, reranker: DeploymentHandle, audio: DeploymentHandle, settings: dict):
         from serve_app.jobs import job_runner
         from vidsearch.media.thumbnails import ThumbnailStore
-        from vidsearch.store.owner import open_store
+        from batch_jobs.cluster import cluster_store
 
         self.embedder, self.reranker, self.audio = embedder, reranker, audio
         self.settings = Settings.model_validate(settings)
-        self.store = open_store(self.settings)
+        self.store = cluster_store(self.settings)
         self.thumbnails = ThumbnailStore(self.settings.thumbnails_dir, self.settings.sampling.fps)
         self.runner = job_runner(self.settings)
         self.recent: OrderedDict[str, list[dict]] = OrderedDict()  # export_id -> results, bounded

@@ -75,10 +75,10 @@ class Reranker:
 
     def __init__(self, settings: dict):
         from vidsearch.copy_index import CopyIndex
-        from vidsearch.store.owner import open_store
+        from batch_jobs.cluster import cluster_store
 
         self.settings = Settings.model_validate(settings)
-        self.store = open_store(self.settings)
+        self.store = cluster_store(self.settings)
         self.copy_index = CopyIndex()
 
     def search(self, vector: np.ndarray, k: int, filters: dict, group: bool) -> list[dict]:
@@ -98,10 +98,10 @@ class AudioVerifier:
     """Locates the clip's audio in each matched source's stored fingerprint."""
 
     def __init__(self, settings: dict):
-        from vidsearch.store.owner import open_store
+        from batch_jobs.cluster import cluster_store
 
         self.settings = Settings.model_validate(settings)
-        self.store = open_store(self.settings)
+        self.store = cluster_store(self.settings)
 
     def verify(self, data: bytes, matches: list[dict]) -> list[dict]:
         from vidsearch.clips import clip_file, clip_fingerprint

@@ -9,7 +9,7 @@ writes is searchable at once.
 from __future__ import annotations
 
 from vidsearch.config import Settings
-from vidsearch.store.owner import NAMESPACE, owner_name
+from batch_jobs.cluster import NAMESPACE, owner_name
 
 
 def job_runner(settings: Settings):
@@ -22,11 +22,11 @@ def job_runner(settings: Settings):
     @ray.remote(num_cpus=0)
     def index(paths: list[str], settings: Settings, redo: list[str]) -> dict:
         from batch_jobs.index_videos import run_index
-        from vidsearch.store.owner import open_store
+        from batch_jobs.cluster import cluster_store
 
         # The plan skips an unchanged, complete video; one marked `indexing` it indexes again, and
         # its old frames go first, as the plan would drop them, so that progress starts from zero.
-        store = open_store(settings)
+        store = cluster_store(settings)
         for video_id in redo:
             store.delete_frames(video_id)
             store.set_status(video_id, "indexing", frames=0)

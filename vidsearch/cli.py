@@ -21,10 +21,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 def _store(config: Path | None, data_dir: Path | None):
     from vidsearch.store.errors import StoreError
-    from vidsearch.store.owner import open_store
+    from batch_jobs.cluster import store_for_command
 
     try:
-        return open_store(load_settings(config, data_dir=data_dir))
+        return store_for_command(load_settings(config, data_dir=data_dir))
     except (ConfigError, StoreError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(EXIT_ERROR) from None
@@ -56,8 +56,119 @@ def stats(config: ConfigOpt = None, data_dir: DataDirOpt = None, as_json: JsonOp
         typer.echo(f"{key:12s} {value}")
 
 
-if __name__ == "__main__":
-    app()
+store_app = typer.Typer(no_args_is_help=True, help="Move the index: migrate, push to or pull from a Qdrant server.")
+app.add_typer(store_app, name="store")
+ServerKeyOpt = Annotated[Optional[str], typer.Option("--api-key", envvar="QDRANT_API_KEY", help="the server's API key")]
+
+
+def _embedded(config: Path | None, data_dir: Path | None):
+    """The embedded store, opened here: moving a whole index needs it to itself."""
+    from vidsearch.store import StoreBusy, StoreError, open_store
+
+    settings = _settings(config, data_dir)
+    if settings.qdrant.url:
+        _fail("this moves the embedded store; unset QDRANT_URL (and qdrant.url) to name it")
+    try:
+        return settings, open_store(settings)
+    except StoreBusy as e:
+        _fail(f"{e} Stop the service first (`make stop`).")
+    except StoreError as e:
+        _fail(str(e))
+
+
+def _server(url: str, api_key: str | None, settings, semantic_dim: int):
+    from vidsearch.store import StoreError
+    from vidsearch.store.server import ServerStore
+
+    qdrant = settings.qdrant.model_copy(update={"url": url, "api_key": api_key})
+    try:
+        return ServerStore.open(qdrant, semantic_dim)
+    except StoreError as e:
+        _fail(str(e))
+
+
+def _settings(config: Path | None, data_dir: Path | None):
+    try:
+        return load_settings(config, data_dir=data_dir)
+    except ConfigError as e:
+        _fail(str(e))
+
+
+def _fail(message: str):
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _copy(source, target, as_json: bool, done: str) -> None:
+    from vidsearch.store import StoreError
+    from vidsearch.store.migrate import copy_store
+
+    try:
+        summary = copy_store(source, target, progress=not as_json)
+    except StoreError as e:
+        _fail(str(e))
+    finally:
+        source.close()
+        target.close()
+    if as_json:
+        typer.echo(json.dumps({"videos": summary.videos, "frames": summary.frames}))
+    else:
+        typer.echo(f"copied {summary.videos} videos and {summary.frames} frames; {done}")
+
+
+@store_app.command("migrate")
+def store_migrate(config: ConfigOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Migrate a data dir of an earlier release (Qdrant local mode) to the embedded Edge store.
+
+    Opening such a data dir migrates it too; this does it ahead of time. The old folder is kept,
+    renamed, until you remove it."""
+    from vidsearch.store import StoreError
+    from vidsearch.store.migrate import migrate_local, needs_migration
+
+    settings = _settings(config, data_dir)
+    if not needs_migration(settings):
+        typer.echo(json.dumps({"migrated": False}) if as_json else f"nothing to migrate in {settings.data_dir}")
+        return
+    try:
+        summary = migrate_local(settings, progress=not as_json)
+    except StoreError as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(json.dumps({"migrated": True, "videos": summary.videos, "frames": summary.frames}))
+    else:
+        typer.echo(f"migrated {summary.videos} videos and {summary.frames} frames to {settings.edge_path}")
+
+
+@store_app.command("push")
+def store_push(
+    to: Annotated[str, typer.Option("--to", help="the Qdrant server's URL")],
+    api_key: ServerKeyOpt = None, config: ConfigOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Copy the embedded index to a Qdrant server, to move to a cluster without re-indexing."""
+    settings, source = _embedded(config, data_dir)
+    target = _server(to, api_key, settings, source.semantic_dim)
+    _copy(source, target, as_json, f"use it with QDRANT_URL={to}")
+
+
+@store_app.command("pull")
+def store_pull(
+    from_url: Annotated[str, typer.Option("--from", help="the Qdrant server's URL")],
+    api_key: ServerKeyOpt = None, config: ConfigOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Copy an index from a Qdrant server into the embedded store of this data dir."""
+    settings = _settings(config, data_dir)
+    source = _server(from_url, api_key, settings, settings.semantic.dim)
+    settings = settings.model_copy(update={"semantic": settings.semantic.model_copy(update={"dim": source.semantic_dim})})
+    from vidsearch.store import StoreBusy, StoreError, open_store
+
+    try:
+        target = open_store(settings)
+    except (StoreBusy, StoreError) as e:
+        source.close()
+        _fail(str(e))
+    _copy(source, target, as_json, f"the embedded store in {settings.data_dir} holds it")
+
+
 
 
 @app.command()
@@ -152,3 +263,7 @@ def match(
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(seconds, 60)
     return f"{int(minutes)}:{secs:05.2f}"
+
+
+if __name__ == "__main__":
+    app()

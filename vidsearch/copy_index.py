@@ -3,14 +3,18 @@
 A clip is matched in two steps: candidate videos (those whose frames are nearest to the clip's
 frames), then temporal alignment against each candidate's whole frame sequence. Both need the copy
 vectors of the library at hand: asking the store for each clip frame's neighbours and then for each
-candidate's frames costs a scan of the store per call in local mode and a round trip per call on a
-server. Held here, the neighbours of all the clip's frames are one matrix product (FAISS, exact
-inner product over 63-d vectors: ~250 MB and ~0.1 s per million frames for a 30 s clip) and a
-candidate's frames are a slice.
+candidate's frames would cost a round trip per call. Held here, the neighbours of all the clip's
+frames are one exact FAISS search, and a candidate's frames are a contiguous range of rows.
+
+Memory: the vectors live once, in the FAISS index (float32, 252 bytes a frame: 252 MB per million
+frames), each video's rows side by side; a video's frames are read back from its range. float16
+storage (FAISS's scalar quantiser) would halve that but searched 4.7x slower on this machine's
+benchmark (docs/benchmarks.md), so float32 it is.
 
 The index follows the store: `sync` compares the store's complete videos (id, update time) with
-what it holds and loads or drops only the difference, so videos indexed while the service runs
-become matchable at the next request, without a restart.
+what it holds, drops the difference in place and loads every missing video in one paged pass over
+the store. Adding a video appends its rows; removing one shifts the rows after it. Neither rebuilds
+the index.
 """
 
 from __future__ import annotations
@@ -24,85 +28,117 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Video:
+    start: int  # first row in the index
     seconds: np.ndarray  # (n,) float32, ascending
-    vectors: np.ndarray  # (n, d) float32, unit length
     version: float | None
 
 
 class CopyIndex:
     def __init__(self, dim: int = 63):
         self.dim = dim
-        self._videos: dict[str, _Video] = {}
-        self._index: faiss.IndexFlatIP | None = None
-        self._row_owner = np.zeros(0, dtype=np.int64)  # row -> position in self._order
+        self._videos: dict[str, _Video] = {}  # in row order
+        self._index = faiss.IndexFlatIP(dim)
+        self._row_owner = np.zeros(0, dtype=np.int32)  # row -> position in self._order
         self._order: list[str] = []
+        self._owners_stale = False
 
     def __len__(self) -> int:
-        return sum(len(v.seconds) for v in self._videos.values())
+        return int(self._index.ntotal)
 
     @property
     def videos(self) -> int:
         return len(self._videos)
 
+    def nbytes(self) -> int:
+        """Memory held for the vectors, their seconds and owners."""
+        seconds = sum(v.seconds.nbytes for v in self._videos.values())
+        return len(self) * self.dim * 4 + seconds + self._row_owner.nbytes
+
     def add(self, video_id: str, seconds: np.ndarray, vectors: np.ndarray, version: float | None = None) -> None:
+        self.remove(video_id)
         order = np.argsort(seconds, kind="stable")
         vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(len(order), self.dim)[order])
-        self._videos[video_id] = _Video(np.asarray(seconds, dtype=np.float32)[order], vectors, version)
-        self._index = None
+        self._videos[video_id] = _Video(int(self._index.ntotal), np.asarray(seconds, dtype=np.float32)[order], version)
+        self._index.add(vectors)
+        self._owners_stale = True
 
     def remove(self, video_id: str) -> None:
-        if self._videos.pop(video_id, None) is not None:
-            self._index = None
+        video = self._videos.pop(video_id, None)
+        if video is None:
+            return
+        n = len(video.seconds)
+        if n:
+            self._index.remove_ids(faiss.IDSelectorRange(video.start, video.start + n))  # shifts in place
+            for other in self._videos.values():
+                if other.start > video.start:
+                    other.start -= n
+        self._owners_stale = True
 
     def sync(self, store) -> int:
         """Load complete videos the index lacks or holds an older version of; drop the ones the
         store no longer has complete. Returns how many videos changed."""
         current = store.complete_versions()
-        changed = 0
-        for video_id in [v for v in self._videos if v not in current]:
+        gone = [v for v in self._videos if v not in current]
+        for video_id in gone:
             self.remove(video_id)
-            changed += 1
-        for video_id, version in current.items():
-            held = self._videos.get(video_id)
-            if held is not None and held.version == version:
-                continue
-            seconds, vectors = store.frame_vectors(video_id, "copy")
-            self.add(video_id, seconds, vectors, version)
-            changed += 1
+        wanted = {v: version for v, version in current.items() if v not in self._videos or self._videos[v].version != version}
+        if wanted:
+            self._load(store, wanted)
+        changed = len(gone) + len(wanted)
         if changed:
             log.info("copy index: %d videos changed; %d videos, %d frames", changed, self.videos, len(self))
         return changed
 
+    def _load(self, store, wanted: dict[str, float | None]) -> None:
+        """One paged pass over the wanted videos' frames; pages mix videos, so rows are gathered
+        per video and added once the pass is over."""
+        parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {v: [] for v in wanted}
+        offset = None
+        while True:
+            page = store.copy_page(list(wanted), offset)
+            for position, video_id in enumerate(page.video_ids):
+                rows = page.owner == position
+                parts[video_id].append((page.seconds[rows], page.vectors[rows]))
+            offset = page.next_offset
+            if offset is None:
+                break
+        for video_id in list(parts):
+            chunks = parts.pop(video_id)  # freed as it goes: the pass never holds the library twice
+            if chunks:
+                seconds = np.concatenate([c[0] for c in chunks])
+                vectors = np.concatenate([c[1] for c in chunks])
+            else:
+                seconds, vectors = np.zeros(0, np.float32), np.zeros((0, self.dim), np.float32)
+            self.add(video_id, seconds, vectors, wanted[video_id])
+
     def frames(self, video_id: str) -> tuple[np.ndarray, np.ndarray]:
         """(seconds, vectors) of a video in time order."""
         video = self._videos[video_id]
-        return video.seconds, video.vectors
+        n = len(video.seconds)
+        vectors = self._index.reconstruct_n(video.start, n) if n else np.zeros((0, self.dim), np.float32)
+        return video.seconds, vectors
 
     def candidates(self, queries: np.ndarray, per_frame: int = 16, limit: int = 8) -> list[str]:
         """Videos whose frames are nearest to the query frames, by summed similarity of each query
         frame's `per_frame` nearest frames: only these get aligned."""
         queries = np.ascontiguousarray(np.atleast_2d(np.asarray(queries, dtype=np.float32)))
-        if not self._videos or queries.size == 0:
+        if not len(self) or queries.size == 0:
             return []
-        index = self._built()
-        scores, rows = index.search(queries, min(per_frame, index.ntotal))
+        owners = self._owners()
+        scores, rows = self._index.search(queries, min(per_frame, len(self)))
         valid = rows >= 0
-        owners = self._row_owner[rows[valid]]
-        votes = np.bincount(owners, weights=np.maximum(scores[valid], 0.0), minlength=len(self._order))
+        votes = np.bincount(owners[rows[valid]], weights=np.maximum(scores[valid], 0.0), minlength=len(self._order))
         best = np.argsort(-votes, kind="stable")[:limit]
         return [self._order[i] for i in best if votes[i] > 0]
 
-    def _built(self) -> faiss.IndexFlatIP:
-        if self._index is None:
+    def _owners(self) -> np.ndarray:
+        if self._owners_stale:
             self._order = list(self._videos)
-            index = faiss.IndexFlatIP(self.dim)
-            owners = []
-            for position, video_id in enumerate(self._order):
-                video = self._videos[video_id]
-                index.add(video.vectors)
-                owners.append(np.full(len(video.seconds), position, dtype=np.int64))
-            self._row_owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
-            self._index = index
-        return self._index
+            owners = np.empty(len(self), dtype=np.int32)
+            for position, video in enumerate(self._videos.values()):
+                owners[video.start : video.start + len(video.seconds)] = position
+            self._row_owner = owners
+            self._owners_stale = False
+        return self._row_owner

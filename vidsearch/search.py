@@ -11,7 +11,7 @@ import numpy as np
 
 from vidsearch.filters import SearchFilters
 from vidsearch.fingerprints import AudioFingerprint
-from vidsearch.store.qdrant import FrameHit
+from vidsearch.store.base import FrameHit
 
 CANDIDATE_PROBES = 16  # clip frames per variant that look for candidate videos
 INSET_PROBES = 6  # per inset window: twelve windows, so the library is searched 104 times per clip

@@ -43,6 +43,10 @@ class IndexWriter:
         self._progress = {vid: _Progress(payload, total) for vid, (payload, total) in videos.items()}
 
     @property
+    def frames_expected(self) -> int:
+        return sum(p.total for p in self._progress.values())
+
+    @property
     def frames_written(self) -> int:
         return sum(p.written for p in self._progress.values())
 

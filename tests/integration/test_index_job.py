@@ -34,10 +34,10 @@ def index(folder, data_dir, env=None):
 
 def store_of(data_dir):
     from vidsearch.config import QdrantSettings
-    from vidsearch.store import VideoStore
+    from vidsearch.store.edge import EdgeStore
 
     # After a killed job, its Ray workers (one holds the store) take a few seconds to exit.
-    return VideoStore.open(QdrantSettings(lock_wait_s=60), Path(data_dir) / "qdrant", semantic_dim=TINY_DIM)
+    return EdgeStore.open(QdrantSettings(lock_wait_s=60), Path(data_dir) / "edge", semantic_dim=TINY_DIM)
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +91,9 @@ def test_mixed_folder_indexes_good_reports_bad(mixed_folder, tmp_path, semantic_
         for r in by_name.values():
             if r.status == "complete":
                 assert r.frames == len(sample_times(r.metadata.duration_s, 1.0)) == store.count_frames(r.video_id)
-        points, _ = store.client.scroll(store.frames, limit=100, with_vectors=True)
-        assert len(points) == frames and all(set(p.vector) == {"copy", "semantic"} for p in points)
-        assert all(len(p.vector["semantic"]) == TINY_DIM for p in points)
+        points = [p for page in store.export_points("frames") for p in page]
+        assert len(points) == frames and all(set(p.vectors) == {"copy", "semantic"} for p in points)
+        assert all(len(p.vectors["semantic"]) == TINY_DIM for p in points)
         thumbs = list((tmp_path / "thumbnails" / by_name["good_h264.mp4"].video_id).glob("*.jpg"))
         assert len(thumbs) == 6 and thumbs[0].read_bytes()[:2] == b"\xff\xd8"
     finally:

@@ -10,7 +10,7 @@ def test_defaults_embedded(monkeypatch):
     s = load_settings()
     assert s.qdrant.url is None
     assert s.sampling.fps == 1.0
-    assert s.qdrant_path == Path("data") / "qdrant"
+    assert s.edge_path == Path("data") / "edge"
 
 
 def test_yaml_then_env_then_overrides(tmp_path, monkeypatch):

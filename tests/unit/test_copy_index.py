@@ -4,22 +4,13 @@ import numpy as np
 import pytest
 
 from tests.unit.test_store import record
-from vidsearch.config import QdrantSettings
 from vidsearch.copy_index import CopyIndex
 from vidsearch.embedders.copy import DIM
-from vidsearch.store import VideoStore
 
 
 def unit(rng, n):
     v = rng.normal(size=(n, DIM)).astype(np.float32)
     return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = VideoStore.open(QdrantSettings(), tmp_path / "q", semantic_dim=8)
-    yield s
-    s.close()
 
 
 def put(store, checksum, vectors, status="complete"):
@@ -58,3 +49,53 @@ def test_candidates_rank_the_source_of_the_query_frames_first():
     noisy = library["v17"][10:20] + 0.05 * unit(rng, 10)
     assert index.candidates(noisy, limit=3)[0] == "v17"
     assert CopyIndex().candidates(noisy) == []
+
+
+class CountingStore:
+    """Counts the store calls a sync makes: a cold load is one paged pass, not one scan per video."""
+
+    def __init__(self, store):
+        self.store, self.pages, self.per_video = store, 0, 0
+
+    def complete_versions(self):
+        return self.store.complete_versions()
+
+    def copy_page(self, *args, **kwargs):
+        self.pages += 1
+        return self.store.copy_page(*args, **kwargs)
+
+    def frame_vectors(self, *args, **kwargs):
+        self.per_video += 1
+        return self.store.frame_vectors(*args, **kwargs)
+
+
+def test_a_cold_sync_is_one_pass_and_a_new_video_only_appends(store):
+    rng = np.random.default_rng(2)
+    library = {put(store, f"c{i}", unit(rng, 20)): i for i in range(12)}
+    counting = CountingStore(store)
+    index = CopyIndex()
+    assert index.sync(counting) == 12 and len(index) == 240
+    assert counting.pages == 1 and counting.per_video == 0
+    flat = index._index
+    newcomer = unit(rng, 5)
+    vn = put(store, "new", newcomer)
+    assert index.sync(counting) == 1 and counting.pages == 2
+    assert index._index is flat and len(index) == 245  # appended, not rebuilt
+    assert index.candidates(newcomer[1:3], limit=1) == [vn]
+    np.testing.assert_allclose(index.frames(vn)[1], newcomer[::-1], rtol=1e-6)
+
+
+def test_removing_a_video_keeps_every_other_video_at_its_rows():
+    rng = np.random.default_rng(3)
+    index = CopyIndex()
+    library = {f"v{i}": unit(rng, 10 + i) for i in range(5)}
+    for vid, vectors in library.items():
+        index.add(vid, np.arange(len(vectors), dtype=np.float32), vectors)
+    index.remove("v1")
+    index.add("v3", np.arange(4, dtype=np.float32), library["v3"][:4])  # a new version replaces the old
+    assert len(index) == sum(len(v) for k, v in library.items() if k not in ("v1", "v3")) + 4
+    for vid in ("v0", "v2", "v4"):
+        np.testing.assert_allclose(index.frames(vid)[1], library[vid], rtol=1e-6)
+        assert index.candidates(library[vid][2:5], limit=1) == [vid]
+    np.testing.assert_allclose(index.frames("v3")[1], library["v3"][:4], rtol=1e-6)
+    assert index.nbytes() >= len(index) * 63 * 4

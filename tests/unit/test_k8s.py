@@ -608,7 +608,7 @@ def test_store_schema_is_created_once_against_a_server(monkeypatch):
     from qdrant_client import QdrantClient, models
 
     from vidsearch.config import QdrantSettings
-    from vidsearch.store import qdrant as store_module
+    from vidsearch.store import server as store_module
 
     class ServerLike:
         """Local-mode Qdrant that reports its payload indexes, as a server does."""
@@ -636,14 +636,14 @@ def test_store_schema_is_created_once_against_a_server(monkeypatch):
     server = ServerLike()
     monkeypatch.setattr(store_module, "QdrantClient", lambda **kwargs: server)
     settings = QdrantSettings(url="http://qdrant:6333")
-    store_module.VideoStore.open(settings, Path("unused"), semantic_dim=8)
+    store_module.ServerStore.open(settings, semantic_dim=8)
     created = list(server.created)
     assert {settings.frames_collection, settings.videos_collection} <= set(created)
     assert (
         f"{settings.frames_collection}.video_id" in created
         and f"{settings.videos_collection}.status" in created
     )
-    again = store_module.VideoStore.open(settings, Path("unused"), semantic_dim=16)
+    again = store_module.ServerStore.open(settings, semantic_dim=16)
     assert server.created == created
     assert again.semantic_dim == 8  # the existing collection's vector size wins
 

@@ -3,26 +3,18 @@
 import numpy as np
 import pytest
 
-from vidsearch.config import QdrantSettings
 from vidsearch.embedders.copy import DIM
 from vidsearch.frame_batches import _batch, failure_batch
 from vidsearch.media.probe import VideoMetadata
 from vidsearch.media.thumbnails import ThumbnailStore
 from vidsearch.plan import Inspected, make_plan
-from vidsearch.store import VideoStore, ids
+from vidsearch.store import ids
 from vidsearch.writer import IndexWriter
 
 META = VideoMetadata(
     container="mp4", duration_s=4.0, width=320, height=240, coded_width=320, coded_height=240,
     fps=25, variable_frame_rate=False, video_codec="h264",
 )
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = VideoStore.open(QdrantSettings(), tmp_path / "q", semantic_dim=8)
-    yield s
-    s.close()
 
 
 def seen(path, checksum, error=None):
@@ -98,3 +90,28 @@ def test_writer_failure_removes_partial_work(tmp_path, store):
     record = store.get_video(vid)
     assert record.status == "failed" and record.error.startswith("truncated")
     assert store.count_frames(vid) == 0 and thumbs.at(vid, 0) is None
+
+
+def test_index_steps_without_ray(tmp_path, store):
+    """The job's steps around the pipeline: plan applied to the store, batches written, summary."""
+    from batch_jobs.index_videos import IndexSummary, apply_plan, make_writer, summarise, write_all
+    from vidsearch.config import Settings
+
+    done, cut, broken = tmp_path / "done.mp4", tmp_path / "cut.mp4", tmp_path / "broken.mp4"
+    inspected = [seen(done, "d"), seen(cut, "c"), seen(broken, "b", error="moov atom not found")]
+    plan = make_plan(inspected, store, None, 1.0)
+    summary = IndexSummary()
+    thumbs = ThumbnailStore(tmp_path / "thumbs", fps=1.0)
+    apply_plan(plan, store, thumbs, summary)
+    assert {r.status for r in store.list_videos()} == {"indexing", "failed"}
+    assert summary.failed == [{"path": str(broken), "reason": "moov atom not found"}]
+    writer = make_writer(plan, store, thumbs, Settings(data_dir=tmp_path), None)
+    assert writer.frames_expected == 8  # two 4 s videos at 1 fps
+    vd, vc = ids.video_id("d"), ids.video_id("c")
+    write_all(iter([rows(vd, [0, 1, 2, 3], audio=True), rows(vc, [0, 1], audio=True)]), writer)
+    summarise(plan, writer, summary)
+    by_path = {r.path: r for r in store.list_videos()}
+    assert by_path[str(done)].status == "complete" and store.count_frames(vd) == 4
+    assert by_path[str(cut)].status == "failed" and "pipeline ended" in by_path[str(cut)].error
+    assert store.count_frames(vc) == 0
+    assert (summary.indexed, summary.frames, len(summary.failed)) == (1, 4, 2)

@@ -1,0 +1,245 @@
+"""The store at a library's size: write, open, search and load the copy index, through the store API.
+
+    python bench/store_scale.py --frames 1000000 [--videos V] [--keep DIR] [--local-frames 20000] --json
+
+Writes N synthetic frames of the real shapes (768-d semantic, 63-d copy vectors, the payload of a
+real frame) for V videos (default: ten-minute videos, 600 frames each) through `VideoStore`, as an
+index job does, into the embedded Edge store; then builds its indexes (`optimize`, as the job does at
+its end) and measures a fresh process that opens the store, as the service does: open time, RSS,
+semantic search latency (k=50, without and with a path filter matching a tenth of the library) and
+a cold copy-index sync. Local mode (the earlier embedded engine) runs the same steps side by side at
+a size it can hold, `--local-frames`, beside Edge at that size, for the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SEMANTIC_DIM = 768
+FRAMES_PER_VIDEO = 600
+BATCH = 256  # frames per write, as the index job's writer does
+FOLDERS = 10  # videos spread over this many folders: a path filter keeps a tenth
+QUERIES = 60
+SHOT_S = 8  # seconds per shot in the synthetic videos
+SPREAD = 0.5  # how far a frame strays from its shot's direction
+WARMUP = 20
+
+
+def open_engine(engine: str, folder: Path):
+    from qdrant_client import QdrantClient
+
+    from vidsearch.config import QdrantSettings
+    from vidsearch.store.edge import EdgeStore
+    from vidsearch.store.server import ServerStore
+
+    if engine == "edge":
+        return EdgeStore.open(QdrantSettings(lock_wait_s=30), folder, SEMANTIC_DIM)
+    folder.mkdir(parents=True, exist_ok=True)
+    return ServerStore(QdrantClient(path=str(folder)), QdrantSettings(), SEMANTIC_DIM, indexes=False)
+
+
+def unit(rng, n: int, d: int) -> np.ndarray:
+    v = rng.standard_normal((n, d), dtype=np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def shots(rng, n: int, d: int, shot_s: int = SHOT_S) -> np.ndarray:
+    """Frames as real embeddings of a video are: one direction per shot, frames near it. Uniform
+    random vectors in 768-d have no neighbours to speak of, which no index is built for."""
+    centres = unit(rng, -(-n // shot_s), d)
+    frames = np.repeat(centres, shot_s, axis=0)[:n] + SPREAD * unit(rng, n, d)
+    return frames / np.linalg.norm(frames, axis=1, keepdims=True)
+
+
+def write(engine: str, folder: Path, frames: int, videos: int) -> dict:
+    from vidsearch.media.probe import VideoMetadata
+    from vidsearch.store import ids
+    from vidsearch.store.records import VideoRecord
+
+    store = open_engine(engine, folder)
+    rng = np.random.default_rng(0)
+    meta = VideoMetadata(
+        container="mov,mp4", duration_s=600.0, width=1280, height=720, coded_width=1280, coded_height=720,
+        fps=25, variable_frame_rate=False, video_codec="h264",
+    )
+    per_video = -(-frames // videos)
+    written, spent = 0, 0.0
+    for v in range(videos):
+        n = min(per_video, frames - written)
+        if n <= 0:
+            break
+        record = VideoRecord(
+            video_id=ids.video_id(f"synthetic-{v}"), path=f"/library/folder{v % FOLDERS}/video{v:06d}.mp4",
+            checksum=f"synthetic-{v}", size_bytes=10**8, status="indexing", metadata=meta, sampling_fps=1.0,
+        )
+        semantic, copy = shots(rng, n, SEMANTIC_DIM), shots(rng, n, 63)
+        payload = record.frame_payload()
+        started = time.perf_counter()
+        store.put_video(record)
+        for first in range(0, n, BATCH):
+            rows = slice(first, min(first + BATCH, n))
+            index = np.arange(rows.start, rows.stop)
+            store.upsert_frames(payload, index, index.astype(np.float32), copy[rows], semantic[rows])
+        store.set_status(record.video_id, "complete", frames=n)
+        spent += time.perf_counter() - started
+        written += n
+        if v % 100 == 99:
+            print(f"  {engine}: {written} frames, {written / spent:.0f} frames/s", file=sys.stderr)
+    started = time.perf_counter()
+    store.optimize()
+    optimize_s = time.perf_counter() - started
+    store.close()
+    return {"frames": written, "videos": videos, "write_frames_per_s": round(written / spent, 1),
+            "optimize_s": round(optimize_s, 1)}
+
+
+def measure(engine: str, folder: Path) -> dict:
+    """In a fresh process, as the service opens a store: open, search, copy sync."""
+    import psutil
+    from qdrant_client import models
+
+    from vidsearch.copy_index import CopyIndex
+
+    process = psutil.Process()
+    rss_before = process.memory_info().rss
+    started = time.perf_counter()
+    store = open_engine(engine, folder)
+    open_s = time.perf_counter() - started
+    rng = np.random.default_rng(1)
+    queries = query_vectors(store, rng, 1 + WARMUP + QUERIES)
+    started = time.perf_counter()
+    store.search(queries[0], "semantic", 50)
+    first_search_ms = (time.perf_counter() - started) * 1000
+    for q in queries[1 : 1 + WARMUP]:  # a service has answered a few searches before
+        store.search(q, "semantic", 50)
+    queries = queries[1 + WARMUP :]
+    folder_filter = models.Filter(must=[models.FieldCondition(key="dirs", match=models.MatchValue(value="/library/folder3"))])
+    timings = {}
+    results = {}
+    for name, flt in (("search", None), ("filtered_search", folder_filter)):
+        spent, found = [], []
+        for q in queries:
+            t = time.perf_counter()
+            hits, _ = store.search(q, "semantic", 50, flt)
+            spent.append(time.perf_counter() - t)
+            found.append([(h.video_id, h.frame_index) for h in hits])
+        timings[name] = spent
+        results[name] = found
+    rss_owner = process.memory_info().rss
+    started = time.perf_counter()
+    index = CopyIndex()
+    index.sync(store)
+    copy_sync_s = time.perf_counter() - started
+    rss_end = process.memory_info().rss
+    frames = store.count_frames()
+    store.close()
+    ms = lambda xs, p: round(float(np.percentile(xs, p)) * 1000, 2)  # noqa: E731
+    return {
+        "frames": frames,
+        "open_s": round(open_s, 3),
+        "rss_mb": round(rss_owner / 2**20),
+        "rss_growth_mb": round((rss_owner - rss_before) / 2**20),
+        "first_search_ms": round(first_search_ms, 1),
+        "search_p50_ms": ms(timings["search"], 50),
+        "search_p95_ms": ms(timings["search"], 95),
+        "filtered_search_p50_ms": ms(timings["filtered_search"], 50),
+        "filtered_search_p95_ms": ms(timings["filtered_search"], 95),
+        "copy_sync_s": round(copy_sync_s, 2),
+        "copy_index_mb": round(index.nbytes() / 2**20, 1),
+        "rss_with_copy_index_mb": round(rss_end / 2**20),
+        "results": results,
+    }
+
+
+def query_vectors(store, rng, n: int) -> np.ndarray:
+    """Queries as a text tower gives them: near some frames (cosine ~0.5 to the nearest), equal
+    to none. Drawn from frames spread over the library (a scroll runs in id order, which is
+    random), so every engine gets the same ones."""
+    points, _ = store._scroll("frames", None, [], ["semantic"], 4 * n, None)
+    frames = np.array([p.vectors["semantic"] for p in points[::4][:n]], dtype=np.float32)
+    mixed = frames + 1.0 * unit(rng, len(frames), frames.shape[1])
+    return mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
+
+
+def run_measure(engine: str, folder: Path) -> dict:
+    """`measure` in a new Python process, so that nothing the writer touched is still in memory."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--measure", engine, str(folder)], capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        raise SystemExit(f"measuring {engine} failed:\n{done.stderr}")
+    return json.loads(done.stdout)
+
+
+def recall(found: list[list], exact: list[list]) -> float:
+    """Share of the exact top-k that a search found (local mode searches exhaustively)."""
+    hits = sum(len(set(map(tuple, a)) & set(map(tuple, b))) for a, b in zip(found, exact))
+    return round(hits / max(1, sum(len(b) for b in exact)), 4)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=100_000)
+    parser.add_argument("--videos", type=int, default=None, help="default: frames / 600")
+    parser.add_argument("--local-frames", type=int, default=20_000, help="the side-by-side size; 0 skips it")
+    parser.add_argument("--keep", type=Path, default=None, help="write the Edge store under DIR/edge and keep it")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--measure", nargs=2, metavar=("ENGINE", "DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure[0], Path(args.measure[1]))))
+        return
+
+    scratch = Path(tempfile.mkdtemp(prefix="store-scale-"))
+    out: dict = {}
+    try:
+        if args.local_frames:
+            n = min(args.local_frames, args.frames)
+            side = {}
+            for engine in ("local", "edge"):
+                folder = scratch / f"side-{engine}"
+                written = write(engine, folder, n, max(1, n // FRAMES_PER_VIDEO))
+                side[engine] = {**written, **run_measure(engine, folder)}
+                shutil.rmtree(folder)
+            exact = side["local"]
+            side["edge"]["recall_at_50"] = recall(side["edge"]["results"]["search"], exact["results"]["search"])
+            side["edge"]["filtered_recall_at_50"] = recall(
+                side["edge"]["results"]["filtered_search"], exact["results"]["filtered_search"]
+            )
+            ratios = {}
+            for key in ("open_s", "rss_growth_mb", "search_p50_ms", "filtered_search_p50_ms", "copy_sync_s"):
+                ratios[f"{key}_local_over_edge"] = round(exact[key] / max(side["edge"][key], 1e-6), 1)
+            ratios["write_edge_over_local"] = round(side["edge"]["write_frames_per_s"] / exact["write_frames_per_s"], 1)
+            for engine in side.values():
+                engine.pop("results")
+            out["side_by_side"] = {"frames": n, **side, "ratios": ratios}
+        folder = (args.keep / "edge") if args.keep else scratch / "edge"
+        if folder.exists():
+            raise SystemExit(f"{folder} exists: give --keep a new folder")
+        videos = args.videos or max(1, -(-args.frames // FRAMES_PER_VIDEO))
+        written = write("edge", folder, args.frames, videos)
+        measured = run_measure("edge", folder)
+        measured.pop("results")
+        out.update(written, **measured)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
