@@ -76,13 +76,13 @@ def _embedded(config: Path | None, data_dir: Path | None):
         _fail(str(e))
 
 
-def _server(url: str, api_key: str | None, settings, semantic_dim: int):
+def _server(url: str, api_key: str | None, settings, semantic_dim: int, create: bool = True):
     from vidsearch.store import StoreError
     from vidsearch.store.server import ServerStore
 
     qdrant = settings.qdrant.model_copy(update={"url": url, "api_key": api_key})
     try:
-        return ServerStore.open(qdrant, semantic_dim)
+        return ServerStore.open(qdrant, semantic_dim, create=create)
     except StoreError as e:
         _fail(str(e))
 
@@ -157,7 +157,7 @@ def store_pull(
 ) -> None:
     """Copy an index from a Qdrant server into the embedded store of this data dir."""
     settings = _settings(config, data_dir)
-    source = _server(from_url, api_key, settings, settings.semantic.dim)
+    source = _server(from_url, api_key, settings, settings.semantic.dim, create=False)
     settings = settings.model_copy(update={"semantic": settings.semantic.model_copy(update={"dim": source.semantic_dim})})
     from vidsearch.store import StoreBusy, StoreError, open_store
 

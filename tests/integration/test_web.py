@@ -246,10 +246,10 @@ def test_bad_uploads_get_clear_messages(service, browser, tmp_path):
 def test_library_lists_status_and_failure_reasons_and_deletes_with_the_key(service, browser):
     from vidsearch.config import load_settings
     from vidsearch.store import ids
-    from batch_jobs.cluster import store_for_command
+    from batch_jobs.cluster import cluster_store
     from vidsearch.store.records import VideoRecord
 
-    store = store_for_command(load_settings(service.config))  # through the cluster's owner of the store
+    store = cluster_store(load_settings(service.config))  # this process is a driver of the service's cluster
     broken = VideoRecord(
         video_id=ids.video_id("f" * 64), path=str(service.library / "broken.mp4"), checksum="f" * 64,
         size_bytes=512, status="failed", error="moov atom not found: the file was cut short",

@@ -35,8 +35,8 @@ class ServerStore(VideoStore):
         self._ensure_collections(indexes)
 
     @classmethod
-    def open(cls, settings: QdrantSettings, semantic_dim: int) -> ServerStore:
-        """Connect to the server at `settings.url`."""
+    def open(cls, settings: QdrantSettings, semantic_dim: int, create: bool = True) -> ServerStore:
+        """Connect to the server at `settings.url`; `create=False` for a store that must be there."""
         # The reachability check below replaces the client's version probe, which only warns.
         client = QdrantClient(
             url=settings.url, api_key=settings.api_key, timeout=settings.timeout_s, check_compatibility=False
@@ -48,6 +48,8 @@ class ServerStore(VideoStore):
                 f"cannot reach Qdrant at {settings.url}: {_first_line(e)}. Check that the server "
                 f"is running and the URL is right, or unset QDRANT_URL to use the embedded store."
             ) from None
+        if not create and not client.collection_exists(settings.frames_collection):
+            raise StoreError(f"{settings.url} holds no vidsearch index (collection {settings.frames_collection})")
         return cls(client, settings, semantic_dim)
 
     def close(self) -> None:
