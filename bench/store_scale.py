@@ -164,7 +164,7 @@ def measure(engine: str, folder: Path) -> dict:
 
 
 def query_vectors(store, rng, n: int) -> np.ndarray:
-    """Queries as a text tower gives them: near some frames (cosine ~0.5 to the nearest), equal
+    """Queries as a text tower gives them: near some frames (cosine ~0.7 to the nearest), equal
     to none. Drawn from frames spread over the library (a scroll runs in id order, which is
     random), so every engine gets the same ones."""
     points, _ = store._scroll("frames", None, [], ["semantic"], 4 * n, None)
