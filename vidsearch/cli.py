@@ -61,15 +61,14 @@ app.add_typer(store_app, name="store")
 ServerKeyOpt = Annotated[Optional[str], typer.Option("--api-key", envvar="QDRANT_API_KEY", help="the server's API key")]
 
 
-def _embedded(config: Path | None, data_dir: Path | None):
+def _embedded(settings):
     """The embedded store, opened here: moving a whole index needs it to itself."""
     from vidsearch.store import StoreBusy, StoreError, open_store
 
-    settings = _settings(config, data_dir)
     if settings.qdrant.url:
         _fail("this moves the embedded store; unset QDRANT_URL (and qdrant.url) to name it")
     try:
-        return settings, open_store(settings)
+        return open_store(settings)
     except StoreBusy as e:
         _fail(f"{e} Stop the service first (`make stop`).")
     except StoreError as e:
@@ -145,7 +144,8 @@ def store_push(
     api_key: ServerKeyOpt = None, config: ConfigOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Copy the embedded index to a Qdrant server, to move to a cluster without re-indexing."""
-    settings, source = _embedded(config, data_dir)
+    settings = _settings(config, data_dir)
+    source = _embedded(settings)
     target = _server(to, api_key, settings, source.semantic_dim)
     _copy(source, target, as_json, f"use it with QDRANT_URL={to}")
 
@@ -159,16 +159,12 @@ def store_pull(
     settings = _settings(config, data_dir)
     source = _server(from_url, api_key, settings, settings.semantic.dim, create=False)
     settings = settings.model_copy(update={"semantic": settings.semantic.model_copy(update={"dim": source.semantic_dim})})
-    from vidsearch.store import StoreBusy, StoreError, open_store
-
     try:
-        target = open_store(settings)
-    except (StoreBusy, StoreError) as e:
+        target = _embedded(settings)
+    except typer.Exit:
         source.close()
-        _fail(str(e))
+        raise
     _copy(source, target, as_json, f"the embedded store in {settings.data_dir} holds it")
-
-
 
 
 @app.command()

@@ -41,6 +41,12 @@ class Point:
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     score: float = 0.0
 
+    @classmethod
+    def from_record(cls, record, score: float = 0.0) -> Point:
+        """A record or scored point of either client (both have `id`, `payload`, `vector`)."""
+        vectors = record.vector if isinstance(record.vector, dict) else {}
+        return cls(str(record.id), record.payload or {}, vectors, score)
+
 
 @dataclass(frozen=True)
 class FrameHit:

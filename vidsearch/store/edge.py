@@ -16,9 +16,9 @@ the store (`batch_jobs.cluster`).
 
 qdrant-edge-py 0.9 holds the GIL in every shard call: reads from several threads of the owner are
 served one after another, each in about a millisecond, and `optimize` (building HNSW after a large
-write) stalls the owner while it runs, which is why it runs once at the end of an index job, and
-why segments are bounded in size, so that a small addition never rebuilds the graph of a large
-segment.
+write) stalls the owner while it runs, which is why it runs once at the end of an index job. Merged
+segments are bounded in size, so a small addition never rebuilds a large graph; the first build
+still covers everything written before it (a million frames: an hour, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ class EdgeStore(VideoStore):
 
     def _retrieve(self, kind: Kind, point_ids: list[str], exclude: list[str]) -> list[Point]:
         payload = qe.PayloadSelector.Exclude(exclude) if exclude else True
-        return [_point(r) for r in self._shards[kind].retrieve(point_ids, payload, False)]
+        return [Point.from_record(r) for r in self._shards[kind].retrieve(point_ids, payload, False)]
 
     def _scroll(self, kind, flt, fields, vectors, limit, offset, exclude=None):
         records, next_offset = self._shards[kind].scroll(
@@ -213,7 +213,7 @@ class EdgeStore(VideoStore):
                 with_vector=vectors or False,
             )
         )
-        return [_point(r) for r in records], None if next_offset is None else str(next_offset)
+        return [Point.from_record(r) for r in records], None if next_offset is None else str(next_offset)
 
     def _set_payload(self, kind, payload, point_ids=None, flt=None) -> None:
         if point_ids is not None:
@@ -243,12 +243,7 @@ class EdgeStore(VideoStore):
                 with_vector=[using],
             )
         )
-        return [_point(p, p.score) for p in found]
-
-
-def _point(record, score: float = 0.0) -> Point:
-    vectors = record.vector if isinstance(record.vector, dict) else {}
-    return Point(str(record.id), record.payload or {}, vectors, score)
+        return [Point.from_record(p, p.score) for p in found]
 
 
 def _payload(fields: list[str] | None, exclude: list[str] | None):

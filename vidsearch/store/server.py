@@ -96,7 +96,7 @@ class ServerStore(VideoStore):
 
     def _retrieve(self, kind: Kind, point_ids: list[str], exclude: list[str]) -> list[Point]:
         payload = models.PayloadSelectorExclude(exclude=exclude) if exclude else True
-        return [_point(r) for r in self.client.retrieve(self._names[kind], point_ids, with_payload=payload)]
+        return [Point.from_record(r) for r in self.client.retrieve(self._names[kind], point_ids, with_payload=payload)]
 
     def _scroll(self, kind, flt, fields, vectors, limit, offset, exclude=None):
         if fields is None:
@@ -107,7 +107,7 @@ class ServerStore(VideoStore):
             self._names[kind], scroll_filter=flt, limit=limit, offset=offset,
             with_payload=payload, with_vectors=vectors or False,
         )
-        return [_point(r) for r in records], None if next_offset is None else str(next_offset)
+        return [Point.from_record(r) for r in records], None if next_offset is None else str(next_offset)
 
     def _set_payload(self, kind, payload, point_ids=None, flt=None) -> None:
         points = point_ids if point_ids is not None else models.FilterSelector(filter=flt)
@@ -125,16 +125,11 @@ class ServerStore(VideoStore):
             self._names["frames"], query=vector, using=using, limit=limit, query_filter=flt,
             with_payload=HIT_FIELDS, with_vectors=[using],
         ).points
-        return [_point(p, p.score) for p in found]
+        return [Point.from_record(p, p.score) for p in found]
 
 
 def _floats(vector) -> list[float]:
     return vector.tolist() if hasattr(vector, "tolist") else list(vector)
-
-
-def _point(record, score: float = 0.0) -> Point:
-    vectors = record.vector if isinstance(record.vector, dict) else {}
-    return Point(str(record.id), record.payload or {}, vectors, score)
 
 
 def _first_line(e: Exception) -> str:
