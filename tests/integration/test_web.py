@@ -32,6 +32,7 @@ pytestmark = [
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is missing: pip install -e '.[test]'")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
@@ -54,7 +55,9 @@ def browser():
 
 
 def wait(browser, timeout: float = 60) -> WebDriverWait:
-    return WebDriverWait(browser, timeout, poll_frequency=0.2)
+    # Lists are re-rendered while polled; an element that went stale is simply looked up again.
+    return WebDriverWait(browser, timeout, poll_frequency=0.2,
+                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
 
 
 def open_view(browser, service, view: str) -> None:
@@ -104,6 +107,14 @@ def playing_at(browser, video_id: str) -> float:
 
 def row_status(browser, video_id: str) -> str:
     return browser.find_element(By.CSS_SELECTOR, f"tr[data-video-id='{video_id}']").get_attribute("data-status")
+
+
+def first_job(browser) -> dict | None:
+    """The newest job as one snapshot: the list is re-rendered on every poll, so elements go stale."""
+    return browser.execute_script("""
+        const job = document.querySelector('#job-list .job');
+        return job && {state: job.dataset.state, text: job.innerText,
+                       progress: job.querySelector('progress') !== null};""")
 
 
 def test_page_and_its_routes(service):
@@ -291,18 +302,15 @@ def test_reindex_shows_progress_until_the_video_is_complete(service, browser):
     wait(browser).until(lambda d: row_status(d, bear["video_id"]) == "complete")
     browser.find_element(By.CSS_SELECTOR, f"button[aria-label='Re-index {Path(bear['path']).name}']").click()
 
-    job = wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, "#job-list .job"))
-    assert job.get_attribute("data-state") == "running" and job.find_elements(By.TAG_NAME, "progress")
-    assert bear["path"] in job.text
+    job = wait(browser).until(lambda d: first_job(d))
+    assert job["state"] == "running" and job["progress"], job
+    assert bear["path"] in job["text"]
     busy = service.client.post("/index", json={"paths": [bear["path"]]}, headers={"X-API-Key": KEY})
     assert busy.status_code == 409 and "already indexing" in busy.json()["error"]
     screenshot(browser, "library")
 
-    wait(browser, 600).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, "#job-list .job").get_attribute("data-state") != "running"
-    )
-    job = browser.find_element(By.CSS_SELECTOR, "#job-list .job")
-    assert job.get_attribute("data-state") == "done" and "1 indexed" in job.text, job.text
+    job = wait(browser, 600).until(lambda d: (j := first_job(d)) and j["state"] != "running" and j)
+    assert job["state"] == "done" and "1 indexed" in job["text"], job
     wait(browser).until(lambda d: row_status(d, bear["video_id"]) == "complete")
     assert service.client.get(f"/videos/{bear['video_id']}").json()["frames"] == bear["frames"]
 
