@@ -40,6 +40,9 @@ class IndexSummary:
     wall_s: float = 0.0
     semantic_model: str | None = None
     semantic_missing: str | None = None
+    speech_model: str | None = None
+    speech_missing: str | None = None
+    texts: dict = field(default_factory=lambda: {"speech": 0, "subtitles": 0, "segments": 0, "failed": []})
 
     def as_json(self) -> dict:
         out = dict(self.__dict__)
@@ -67,7 +70,8 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
     if model_dir is not None:
         store.check_semantic_size(settings.semantic.dim, settings.semantic.model)
     thumbnails = ThumbnailStore(settings.thumbnails_dir, settings.sampling.fps)
-    plan = make_plan(_inspect(candidates), store, summary.semantic_model, settings.sampling.fps)
+    inspected = _inspect(candidates)
+    plan = make_plan(inspected, store, summary.semantic_model, settings.sampling.fps)
     apply_plan(plan, store, thumbnails, summary)
     if plan.to_index:
         writer = make_writer(plan, store, thumbnails, settings, summary.semantic_model)
@@ -75,6 +79,8 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
         bar = _progress_bar(show_progress, len(plan.to_index), writer.frames_expected)
         write_all(batches, writer, bar)
         summarise(plan, writer, summary)
+    index_texts(store, settings, [i.video_id for i in inspected if i.video_id], summary)
+    if plan.to_index:
         store.optimize()  # index what was written, once, rather than after every batch
     summary.wall_s = time.perf_counter() - started
     return summary
@@ -160,6 +166,7 @@ def apply_plan(plan, store, thumbnails, summary: IndexSummary) -> None:
         summary.failed.append({"path": item.path, "reason": item.error})
     for record in plan.records:
         store.delete_frames(record.video_id)  # leftovers of an interrupted or outdated run
+        store.delete_texts(record.video_id)  # its text is read again after its frames
         store.put_video(record)
     summary.skipped, summary.moved, summary.removed = len(plan.skipped), len(plan.moved), len(plan.stale)
 
@@ -218,6 +225,66 @@ def _pipeline(plan, settings: Settings, model_dir, image_size):
             scheduling_strategy="DEFAULT",
         )
     return ds.iter_batches(batch_size=job.write_batch_size, batch_format="numpy", prefetch_batches=2)
+
+
+def resolve_speech(settings: Settings, summary: IndexSummary):
+    """The speech model to transcribe with, or None with the reason noted."""
+    from vidsearch.text.speech import SpeechModelUnavailable, resolve_speech_model
+
+    if not settings.speech.enabled:
+        return None
+    try:
+        model = resolve_speech_model(settings.speech.model)
+    except SpeechModelUnavailable as e:
+        summary.speech_missing = str(e)
+        return None
+    summary.speech_model = model.name
+    return model
+
+
+def index_texts(store, settings: Settings, video_ids: list[str], summary: IndexSummary) -> None:
+    """Subtitles and speech of the run's complete videos, where not read already: a Ray Data
+    stage on an actor pool (the speech model loads once per actor), results written as they come."""
+    from vidsearch.text.tasks import plan_texts, write_results
+
+    records = {r.video_id: r for r in (store.get_video(v) for v in dict.fromkeys(video_ids)) if r is not None}
+    model = resolve_speech(settings, summary)
+    tasks = plan_texts(list(records.values()), settings, model.name if model else None)
+    if not tasks:
+        return
+    for task, results in _text_pipeline(tasks, settings, model):
+        write_results(store, records[task.video_id], results, task.gone)
+        for r in results:
+            if r.error:
+                summary.texts["failed"].append({"path": task.path, "source": r.origin, "reason": r.error})
+                continue
+            summary.texts["speech" if r.origin == "speech" else "subtitles"] += 1
+            summary.texts["segments"] += len(r.segments)
+
+
+def _text_pipeline(tasks, settings: Settings, model):
+    import pickle
+
+    import ray
+
+    from batch_jobs.stages import TextStage
+
+    job = settings.job
+    speech = any(t.speech for t in tasks) and model is not None
+    ds = ray.data.from_items([{"task": pickle.dumps(t)} for t in tasks], override_num_blocks=len(tasks))
+    ds = ds.map_batches(
+        TextStage,
+        fn_constructor_kwargs={
+            "settings_json": settings.model_dump_json(),
+            "speech_model": (model.name, str(model.path)) if model else None,
+        },
+        batch_size=1,
+        concurrency=job.speech_concurrency if speech else 1,
+        num_cpus=job.speech_num_cpus if speech else 0.25,
+        num_gpus=job.speech_num_gpus if speech else 0,
+    )
+    for row in ds.iter_rows():
+        yield pickle.loads(row["result"])
 
 
 def write_all(batches, writer, bar=lambda done, written: None) -> None:
@@ -284,6 +351,8 @@ def _progress_bar(enabled: bool, videos: int, frames: float):
 def print_summary(summary: IndexSummary, as_json: bool) -> None:
     if summary.semantic_missing:
         typer.echo(f"note: {summary.semantic_missing}", err=True)
+    if summary.speech_missing:
+        typer.echo(f"note: {summary.speech_missing}", err=True)
     if as_json:
         typer.echo(json.dumps(summary.as_json()))
         return
@@ -294,8 +363,16 @@ def print_summary(summary: IndexSummary, as_json: bool) -> None:
         f"failed {len(summary.failed)}; {summary.frames} frames from {hours:.2f} h of video "
         f"in {summary.wall_s:.1f} s ({s['frames_per_s']} frames/s)"
     )
+    texts = summary.texts
+    if texts["speech"] or texts["subtitles"] or texts["failed"]:
+        typer.echo(
+            f"text: {texts['speech']} transcribed, {texts['subtitles']} subtitle sources read, "
+            f"{texts['segments']} segments; {len(texts['failed'])} sources failed"
+        )
     for item in summary.failed:
         typer.echo(f"  failed: {item['path']}: {item['reason']}")
+    for item in texts["failed"]:
+        typer.echo(f"  text failed: {item['path']} ({item['source']}): {item['reason']}")
 
 
 def index_command(

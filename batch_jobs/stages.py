@@ -57,3 +57,51 @@ class SemanticStage:
         return batch
 
 
+
+
+class TextStage:
+    """Reads the subtitles and transcribes the speech of one video per row; the speech model loads
+    once per actor, at the first video that needs it."""
+
+    def __init__(self, settings_json: str, speech_model: tuple[str, str] | None):
+        self.settings = Settings.model_validate_json(settings_json)
+        self.speech_model = speech_model
+        self._transcriber = None
+
+    def _speech(self):
+        if self._transcriber is None:
+            from pathlib import Path
+
+            from vidsearch.text.speech import SpeechModel, Transcriber
+
+            name, path = self.speech_model
+            self._transcriber = Transcriber(SpeechModel(name, Path(path)), self.settings.speech)
+        return self._transcriber
+
+    def _transcribe(self, task, local: str):
+        from vidsearch.text.tasks import TextResult, transcribe
+
+        try:
+            transcriber = self._speech()
+        except Exception as e:  # a broken model dir: speech fails, with the reason, video by video
+            name = self.speech_model[0]
+            return TextResult(task.video_id, "speech", "speech", name, error=f"speech model {name} cannot load: {e}")
+        return transcribe(task, transcriber, local)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import pickle
+
+        from vidsearch.text.tasks import read_subtitles, unreadable
+
+        out = []
+        for blob in batch["task"]:
+            task = pickle.loads(blob)
+            try:
+                with local_copy(task.path) as local:
+                    results = read_subtitles(task, local)
+                    if task.speech and self.speech_model is not None:
+                        results.append(self._transcribe(task, local))
+            except OSError as e:  # the file went away since it was indexed: each source fails
+                results = unreadable(task, f"cannot read the video: {e.strerror or e}")
+            out.append(pickle.dumps((task, results)))
+        return {"result": np.array(out, dtype=object)}

@@ -7,6 +7,7 @@
 import io
 import logging
 import mimetypes
+import re
 import uuid
 from collections import OrderedDict
 from pathlib import Path
@@ -130,6 +131,7 @@ class Api:
             "status": "ok",
             "capabilities": {
                 "text_search": caps["semantic"],
+                "words_search": True,  # what is said and subtitled: indexed by the job, no model here
                 "image_search": caps["semantic"],
                 "clip_match": True,
                 "audio_verification": True,
@@ -140,16 +142,36 @@ class Api:
     @api.get("/search")
     async def search(
         self,
-        q: Annotated[str, Query(min_length=1, max_length=1000, description="what to look for")],
+        q: Annotated[str, Query(min_length=1, max_length=1000, description='what to look for; "quoted words" must be said in a row')],
         k: Annotated[int, Query(ge=1, le=100)] = 10,
         group: Annotated[str | None, Query(pattern="^video$")] = None,
+        source: Annotated[str | None, Query(pattern="^(visual|speech|subtitles)$", description="search one source only")] = None,
+        w_visual: Annotated[float, Query(ge=0, le=10, description="weight of what the picture shows")] = 1.0,
+        w_speech: Annotated[float, Query(ge=0, le=10, description="weight of what is said")] = 1.0,
+        w_subtitles: Annotated[float, Query(ge=0, le=10, description="weight of what subtitles show")] = 1.0,
+        fusion: Annotated[str, Query(pattern="^(rrf|weighted)$", description="rrf: by rank in each source; weighted: by score")] = "rrf",
         filters: Annotated[SearchFilters, Query()] = SearchFilters(),
     ) -> dict:
         if not q.strip():
             raise UserError(422, "the query is empty")
-        vector = self.embedder.embed_text.remote(q.strip())
-        results = await self.reranker.search.remote(vector, k, filters.model_dump(), group == "video")
-        return {"results": results, "export_id": self._remember(results)}
+        sources = {"visual": ("visual",), "speech": ("said",), "subtitles": ("subtitle",)}.get(
+            source, ("visual", "said", "subtitle")
+        )
+        notes = []
+        vector = None
+        if "visual" in sources:
+            caps = await self.embedder.capabilities.remote()
+            if caps["semantic"]:
+                vector = await self.embedder.embed_text.remote(q.strip())
+            elif source == "visual":
+                return JSONResponse(status_code=503, content={"error": caps["semantic_reason"], "capability": "semantic"})
+            else:
+                notes.append(f"the picture was not searched: {caps['semantic_reason']}")
+        weights = {"visual": w_visual, "said": w_speech, "subtitle": w_subtitles}
+        results = await self.reranker.search_all.remote(
+            vector, q.strip(), k, filters.model_dump(), group == "video", sources, weights, fusion
+        )
+        return {"results": results, "export_id": self._remember(results), "notes": notes}
 
     @api.post("/search/image")
     async def search_image(
@@ -195,6 +217,27 @@ class Api:
     async def videos(self) -> dict:
         records = self.store.list_videos()
         return {"videos": [r.model_dump(mode="json", exclude={"fingerprint"}) for r in records]}
+
+    @api.get("/videos/{video_id}/transcript")
+    async def transcript(
+        self,
+        video_id: str,
+        format: Annotated[str, Query(pattern="^(json|srt|vtt)$")] = "json",
+        source: Annotated[str | None, Query(pattern="^(speech|subtitles)$")] = None,
+        q: Annotated[str | None, Query(max_length=1000, description="only the lines that match these words")] = None,
+    ):
+        """What is said and shown as subtitles in one video, in time order, as JSON, SRT or WebVTT."""
+        from vidsearch.text.query import as_srt, as_vtt
+
+        record = self._record(video_id)
+        kind = {"speech": "speech", "subtitles": "subtitle"}.get(source)
+        rows = await self.reranker.transcript.remote(video_id, kind, q.strip() if q else None)
+        if format == "json":
+            return {"video_id": video_id, "segments": rows, "texts": {k: v.model_dump() for k, v in record.texts.items()}}
+        body = as_srt(rows) if format == "srt" else as_vtt(rows)
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(record.path).stem) or "transcript"
+        return Response(body, media_type="application/x-subrip" if format == "srt" else "text/vtt",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})
 
     @api.get("/videos/{video_id}")
     async def video(self, video_id: str) -> dict:

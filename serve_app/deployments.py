@@ -86,6 +86,17 @@ class Reranker:
 
         return moments(self.store, vector, k, SearchFilters(**filters), group)
 
+    def search_all(self, vector: np.ndarray | None, q: str, k: int, filters: dict, group: bool,
+                   sources: tuple[str, ...], weights: dict[str, float], method: str) -> list[dict]:
+        from vidsearch.search import search_all
+
+        return search_all(self.store, vector, q, k, SearchFilters(**filters), group, sources, weights, method)
+
+    def transcript(self, video_id: str, kind: str | None, q: str | None) -> list[dict]:
+        from vidsearch.text.query import transcript
+
+        return transcript(self.store, video_id, kind, q)
+
     def match(self, clip, k: int) -> list[dict]:
         from vidsearch.search import match_clip
 

@@ -196,7 +196,8 @@ def serve(
 UrlOpt = Annotated[str, typer.Option("--url", envvar="VIDSEARCH_URL", help="the service's address")]
 
 
-def _call(method: str, url: str, path: str, **kwargs) -> dict:
+def _call(method: str, url: str, path: str, raw: bool = False, **kwargs):
+    """The service's JSON answer (its text with `raw`); an error is printed and exits."""
     import httpx
 
     try:
@@ -208,26 +209,70 @@ def _call(method: str, url: str, path: str, **kwargs) -> dict:
     if response.status_code >= 400:
         typer.echo(f"error ({response.status_code}): {body.get('error', response.text)}", err=True)
         raise typer.Exit(EXIT_ERROR)
-    return body
+    return response.text if raw else body
 
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="what to look for, in words")],
+    query: Annotated[str, typer.Argument(help='what to look for, in words; "quoted words" must be said in a row')],
     k: Annotated[int, typer.Option(help="how many moments")] = 10,
     group: Annotated[bool, typer.Option("--group", help="best moments per video")] = False,
+    said: Annotated[bool, typer.Option("--said", help="only what is said (speech)")] = False,
+    subtitles: Annotated[bool, typer.Option("--subtitles", help="only what subtitles show")] = False,
+    visual: Annotated[bool, typer.Option("--visual", help="only what the picture shows")] = False,
+    fusion: Annotated[str, typer.Option(help="rrf (by rank) or weighted (by score)")] = "rrf",
     url: UrlOpt = "http://127.0.0.1:8000",
     as_json: JsonOpt = False,
 ) -> None:
-    """Search the running service for moments matching a text query."""
-    params = {"q": query, "k": k} | ({"group": "video"} if group else {})
+    """Search the running service for moments: what the picture shows, what is said, what subtitles show."""
+    chosen = [name for name, on in (("speech", said), ("subtitles", subtitles), ("visual", visual)) if on]
+    if len(chosen) > 1:
+        typer.echo("error: choose at most one of --said, --subtitles, --visual", err=True)
+        raise typer.Exit(2)
+    params = {"q": query, "k": k, "fusion": fusion} | ({"group": "video"} if group else {})
+    params |= {"source": chosen[0]} if chosen else {}
     body = _call("GET", url, "/search", params=params)
     if as_json:
         typer.echo(json.dumps(body))
         return
+    for note in body.get("notes", []):
+        typer.echo(f"note: {note}", err=True)
     for r in body["results"]:
-        typer.echo(f"{r['score']:7.4f}  {_clock(r['timestamp_s']):>9}  {r['path']}")
+        why = "+".join(r.get("matched", []))
+        typer.echo(f"{r['score']:8.4f}  {_clock(r['timestamp_s']):>9}  {why:<14} {r['path']}")
+        if r.get("quote"):
+            typer.echo(f"{'':34}“{_marked(r['quote'])}”")
     typer.echo(f"{len(body['results'])} moments")
+
+
+def _marked(quote: dict) -> str:
+    """The quote with its matched words in [brackets]."""
+    text, out, at = quote["text"], [], 0
+    for start, end in quote["marks"]:
+        out += [text[at:start], "[", text[start:end], "]"]
+        at = end
+    return "".join(out + [text[at:]])
+
+
+@app.command()
+def transcript(
+    video_id: Annotated[str, typer.Argument(help="the video's id (see `vidsearch search --json` or /videos)")],
+    format: Annotated[str, typer.Option("--format", help="text, srt, vtt or json")] = "text",
+    url: UrlOpt = "http://127.0.0.1:8000",
+) -> None:
+    """Print what is said (and subtitled) in one video, in time order."""
+    if format not in ("text", "srt", "vtt", "json"):
+        typer.echo("error: --format is one of text, srt, vtt, json", err=True)
+        raise typer.Exit(2)
+    if format in ("srt", "vtt"):
+        typer.echo(_call("GET", url, f"/videos/{video_id}/transcript", params={"format": format}, raw=True), nl=False)
+        return
+    body = _call("GET", url, f"/videos/{video_id}/transcript")
+    if format == "json":
+        typer.echo(json.dumps(body))
+        return
+    for row in body["segments"]:
+        typer.echo(f"{_clock(row['start_s']):>9}  {row['source']:<12} {row['text']}")
 
 
 @app.command()

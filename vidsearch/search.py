@@ -43,8 +43,82 @@ def _moment(hit: FrameHit) -> dict:
         "path": hit.path,
         "timestamp_s": round(hit.second, 3),
         "score": round(hit.score, 4),
+        "matched": ["visual"],
         "thumbnail_url": f"/videos/{hit.video_id}/thumbnail?t={hit.second:.3f}",
     }
+
+
+RRF_K = 60  # the usual constant of reciprocal rank fusion: ranks past the first few count alike
+SAME_MOMENT_S = 3.0  # a picture and words this close in one video are one result
+
+
+def fuse(
+    ranked: dict[str, list[dict]], weights: dict[str, float], k: int, method: str = "rrf", group: bool = False,
+    per_video: int = 3,
+) -> list[dict]:
+    """One list from the visual, said and subtitle lists (`ranked`, by name, each best first).
+
+    `rrf` scores each result by the weighted reciprocal of its rank in each list; `weighted` by
+    the weighted sum of its scores, each list's scaled to its best. A moment found by several
+    lists is one result that says each reason (`matched`) and keeps each list's score
+    (`scores`); it lands on the words' second when words matched, which is the sharper one.
+    """
+    fused: list[dict] = []
+    for name, results in ranked.items():
+        weight = weights.get(name, 1.0)
+        if weight <= 0 or not results:
+            continue
+        best = max(r["score"] for r in results) or 1.0
+        for rank, r in enumerate(results):
+            gain = weight / (RRF_K + rank + 1) if method == "rrf" else weight * r["score"] / best
+            same = next(
+                (f for f in fused if f["video_id"] == r["video_id"]
+                 and abs(f["timestamp_s"] - r["timestamp_s"]) <= SAME_MOMENT_S and name not in f["scores"]),
+                None,
+            )
+            if same is None:
+                same = {**r, "score": 0.0, "matched": [], "scores": {}}
+                fused.append(same)
+            elif "quote" in r and "quote" not in same:
+                same["quote"], same["timestamp_s"] = r["quote"], r["timestamp_s"]
+            same["scores"][name] = r["score"]
+            same["score"] += gain
+            same["matched"] = list(dict.fromkeys(same["matched"] + r["matched"]))
+    fused.sort(key=lambda f: -f["score"])
+    if group:
+        by_video: dict[str, list[dict]] = {}
+        for f in fused:
+            by_video.setdefault(f["video_id"], []).append(f)
+        fused = [f for moments in by_video.values() for f in moments[:per_video]]
+    for f in fused:
+        f["score"] = round(f["score"], 6)
+        f["thumbnail_url"] = f"/videos/{f['video_id']}/thumbnail?t={f['timestamp_s']:.3f}"
+    return fused[:k]
+
+
+def search_all(
+    store, vector: np.ndarray | None, q: str, k: int, filters: SearchFilters, group: bool,
+    sources: tuple[str, ...] = ("visual", "said", "subtitle"), weights: dict[str, float] | None = None,
+    method: str = "rrf",
+) -> list[dict]:
+    """What the picture shows (`vector`, None without a semantic model), what is said and what
+    subtitles show, for one query, fused (see `fuse`)."""
+    from vidsearch.text.query import text_moments
+
+    flt = filters.to_qdrant()
+    deep = max(2 * k, 20)  # each list deeper than k: fusion reorders them
+    ranked: dict[str, list[dict]] = {}
+    if vector is not None and "visual" in sources:
+        ranked["visual"] = moments(store, vector, deep, filters, group=False)
+    if "said" in sources and "subtitle" in sources:
+        text = text_moments(store, q, 2 * deep, flt)
+        ranked["said"] = [t for t in text if t["matched"] == ["said"]][:deep]
+        ranked["subtitle"] = [t for t in text if t["matched"] == ["subtitle"]][:deep]
+    elif "said" in sources:
+        ranked["said"] = text_moments(store, q, deep, flt, kind="speech")
+    elif "subtitle" in sources:
+        ranked["subtitle"] = text_moments(store, q, deep, flt, kind="subtitle")
+    return fuse(ranked, weights or {}, k, method, group)
 
 
 def match_clip(store, index, copy: np.ndarray, insets: np.ndarray | None = None, limit: int = 5) -> list[dict]:

@@ -11,6 +11,7 @@ from vidsearch.filters import SearchFilters
 from vidsearch.media.probe import VideoMetadata
 from vidsearch.store import StoreBusy, StoreError, StoreUnavailable, VideoRecord, ids, open_store
 from vidsearch.store.migrate import copy_store
+from vidsearch.text.segments import TextSegment, Word
 
 META = VideoMetadata(
     container="mov,mp4", duration_s=3.0, width=320, height=240, coded_width=320, coded_height=240,
@@ -181,10 +182,13 @@ def test_copy_store_keeps_every_point(tmp_path, direction):
     source.put_video(r)
     source.set_status(r.video_id, "complete", frames=6, fingerprint="AAAA")
     source.upsert_frames(r.frame_payload(), *store_frames, np.array([True] * 5 + [False]))
+    source.replace_texts(r.frame_payload(), "speech", "speech", [TextSegment(1.0, 2.0, "the crown jewels")], "en")
     target = open_test_store(target_engine, tmp_path / "dst")
     summary = copy_store(source, target)
     summary_again = copy_store(source, target)  # repeatable: ids are kept
-    assert (summary.videos, summary.frames) == (1, 6) == (summary_again.videos, summary_again.frames)
+    assert (summary.videos, summary.frames, summary.texts) == (1, 6, 1)
+    assert (summary_again.videos, summary_again.frames, summary_again.texts) == (1, 6, 1)
+    assert [h.segment.text for h in target.search_texts("jewel", 5)] == ["the crown jewels"]
     assert target.count_frames() == 6 and target.get_video(r.video_id, with_fingerprint=True).fingerprint == "AAAA"
     assert [h.frame_index for h in target.search(store_frames[3][2], "semantic", 1)[0]] == [2]
     assert len(target.search(store_frames[3][2], "semantic", 10)[0]) == 5
@@ -245,3 +249,35 @@ def test_a_local_mode_data_dir_migrates_on_open_with_the_same_answers(tmp_path):
     again = open_store(settings)  # migrated once: the next open is a plain open
     assert again.count_frames() == 120
     again.close()
+
+
+def test_text_segments_are_ranked_by_bm25_and_replaced_per_source(store):
+    a, b = record("a", "/v/a.mp4"), record("b", "/v/b.mp4")
+    store.put_video(a)
+    said = [
+        TextSegment(0.0, 3.0, "Welcome to the tower of London.", [Word("Welcome", 0.0, 0.5)]),
+        TextSegment(3.0, 6.0, "Here the crown jewels are kept.", []),
+    ]
+    store.replace_texts(a.frame_payload(), "speech", "speech", said, "en")
+    cue = [TextSegment(10.0, 12.0, "A jewel of a cake.")]
+    store.replace_texts(b.frame_payload(), "file:/v/b.en.srt", "subtitle:en", cue, "en")
+    hits = store.search_texts("crown jewels", 10)
+    assert [(h.video_id, h.segment.start) for h in hits][:1] == [(a.video_id, 3.0)]
+    assert {h.source for h in hits} == {"speech", "subtitle:en"}  # "jewel" is in both
+    assert hits[0].score > hits[1].score
+    phrase = store.search_texts("crown jewels", 10, phrase="crown jewels")
+    assert [h.segment.text for h in phrase] == ["Here the crown jewels are kept."]
+    assert store.search_texts("the of", 10) == []  # stop words alone rank nothing
+    subtitles = models.Filter(must=[models.FieldCondition(key="kind", match=models.MatchValue(value="subtitle"))])
+    assert [h.video_id for h in store.search_texts("jewel", 10, subtitles)] == [b.video_id]
+    under_v = SearchFilters(path_prefix="/v", video_id=a.video_id).to_qdrant()
+    assert [h.video_id for h in store.search_texts("jewel", 10, under_v)] == [a.video_id]
+    assert [h.segment.words for h in store.texts_of(a.video_id)] == [[Word("Welcome", 0.0, 0.5)], []]
+
+    store.replace_texts(a.frame_payload(), "speech", "speech", said[:1], "en")  # a new transcript replaces the old
+    assert store.count_texts(a.video_id) == 1 and store.count_texts(b.video_id) == 1
+    store.move_video(a.video_id, "/w/a.mp4")
+    assert {h.path for h in store.texts_of(a.video_id)} == {"/w/a.mp4"}
+    assert store.search_texts("welcome", 10, SearchFilters(path_prefix="/w").to_qdrant())
+    store.delete_video(a.video_id)
+    assert store.count_texts() == 1

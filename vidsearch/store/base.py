@@ -1,4 +1,5 @@
-"""The store contract: frame points (named vectors `semantic`, `copy`) and one record per video.
+"""The store contract: frame points (named vectors `semantic`, `copy`), one record per video, and
+text points (segments of transcripts and subtitles, with a sparse `bm25` vector).
 
 `VideoStore` holds everything the rest of vidsearch asks of a store, written once over a handful
 of primitives (upsert, retrieve, scroll, set payload, delete, count, query) that each engine
@@ -22,13 +23,17 @@ from vidsearch.embedders.copy import DIM as COPY_DIM
 from vidsearch.store import ids
 from vidsearch.store.errors import StoreError
 from vidsearch.store.records import VideoRecord, VideoStatus, parent_dirs
+from vidsearch.text import bm25
+from vidsearch.text.segments import TextSegment
 
-Kind = Literal["frames", "videos"]
+Kind = Literal["frames", "videos", "texts"]
 
 # Payload fields searches filter on; both engines index them.
 # Each index costs memory and time at every open (~0.1 s per million frames on Edge): only these.
 FRAME_INDEXES = {"video_id": "keyword", "dirs": "keyword", "duration_s": "float", "height": "integer", "codec": "keyword"}
 VIDEO_INDEXES = {"path": "keyword", "checksum": "keyword", "status": "keyword"}
+# Text points carry the frames' filter fields, so one SearchFilters narrows both.
+TEXT_INDEXES = {**FRAME_INDEXES, "kind": "keyword", "origin": "keyword", "text": "text"}
 HIT_FIELDS = ["video_id", "path", "second", "frame_index"]
 NO_FINGERPRINT = ["fingerprint"]  # the largest field of a record, read only by audio verification
 COPY_PAGE = 16384  # frames per page of a copy-vector scan: ~4 MB of vectors
@@ -43,8 +48,12 @@ class Point:
 
     @classmethod
     def from_record(cls, record, score: float = 0.0) -> Point:
-        """A record or scored point of either client (both have `id`, `payload`, `vector`)."""
-        vectors = record.vector if isinstance(record.vector, dict) else {}
+        """A record or scored point of either client (both have `id`, `payload`, `vector`);
+        sparse vectors become qdrant-client's `SparseVector` whichever engine gave them."""
+        vectors = dict(record.vector) if isinstance(record.vector, dict) else {}
+        for name, v in vectors.items():
+            if hasattr(v, "indices") and not isinstance(v, models.SparseVector):
+                vectors[name] = models.SparseVector(indices=list(v.indices), values=list(v.values))
         return cls(str(record.id), record.payload or {}, vectors, score)
 
 
@@ -73,6 +82,20 @@ class CopyPage:
     next_offset: str | None  # None: the scan is done
 
 
+@dataclass(frozen=True)
+class TextHit:
+    video_id: str
+    path: str
+    source: str  # "speech" or "subtitle:<lang>"
+    segment: TextSegment
+    score: float
+
+    @classmethod
+    def from_point(cls, point: Point) -> TextHit:
+        p = point.payload
+        return cls(p["video_id"], p["path"], p["source"], TextSegment.from_payload(p), float(point.score))
+
+
 def match(key: str, value) -> models.FieldCondition:
     return models.FieldCondition(key=key, match=models.MatchValue(value=value))
 
@@ -92,7 +115,8 @@ class VideoStore(ABC):
     # -- primitives, one per engine ---------------------------------------------------------------
 
     @abstractmethod
-    def _upsert(self, kind: Kind, points: list[Point]) -> None: ...
+    def _upsert(self, kind: Kind, points: list[Point], shared: dict | None = None) -> None:
+        """Write `points`, each of which also gets the payload fields in `shared`."""
 
     @abstractmethod
     def _retrieve(self, kind: Kind, point_ids: list[str], exclude: list[str]) -> list[Point]:
@@ -119,6 +143,10 @@ class VideoStore(ABC):
     @abstractmethod
     def _query(self, vector: list[float], using: str, limit: int, flt: models.Filter | None) -> list[Point]:
         """Nearest frames with HIT_FIELDS and their `using` vector."""
+
+    @abstractmethod
+    def _query_texts(self, vector: models.SparseVector, limit: int, flt: models.Filter | None) -> list[Point]:
+        """Text points by BM25 score against `vector`, with their payload."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -169,13 +197,20 @@ class VideoStore(ABC):
         payload = {"status": status, "error": error, "updated_at": time.time(), **fields}
         self._set_payload("videos", payload, point_ids=[video_id])
 
+    def set_texts(self, video_id: str, texts: dict) -> None:
+        """Record what each origin of the video's text gave (see records.TextState)."""
+        states = {k: v.model_dump(mode="json") if hasattr(v, "model_dump") else v for k, v in texts.items()}
+        self._set_payload("videos", {"texts": states}, point_ids=[video_id])
+
     def move_video(self, video_id: str, path: str) -> None:
         """Record a new path for a video whose file moved; its frames follow."""
         self._set_payload("videos", {"path": path}, point_ids=[video_id])
         self._set_payload("frames", {"path": path, "dirs": parent_dirs(path)}, flt=frames_of(video_id))
+        self._set_payload("texts", {"path": path, "dirs": parent_dirs(path)}, flt=frames_of(video_id))
 
     def delete_video(self, video_id: str) -> None:
         self.delete_frames(video_id)
+        self.delete_texts(video_id)
         self._delete("videos", point_ids=[video_id])
 
     # -- frames -----------------------------------------------------------------------------------
@@ -194,15 +229,19 @@ class VideoStore(ABC):
         # Lists of floats, converted once per batch: both clients read them faster than arrays.
         copy = np.asarray(copy, dtype=np.float32).tolist()
         semantic = None if semantic is None else np.asarray(semantic, dtype=np.float32).tolist()
+        # A hit's own fields go with each point; the video's filter fields are given once per
+        # batch, which Edge writes in one operation (per point they were half the cost of a write).
+        own = {key: record_payload[key] for key in ("video_id", "path")}
+        shared = {key: value for key, value in record_payload.items() if key not in own}
         points = []
         for i, index in enumerate(np.asarray(frame_index).tolist()):
             vectors = {"copy": copy[i]}
             if semantic is not None and (has_semantic is None or has_semantic[i]):
                 vectors["semantic"] = semantic[i]
-            payload = {**record_payload, "frame_index": index, "second": float(second[i])}
+            payload = {**own, "frame_index": index, "second": float(second[i])}
             points.append(Point(ids.frame_id(video, index), payload, vectors))
         if points:
-            self._upsert("frames", points)
+            self._upsert("frames", points, shared)
         return len(points)
 
     def search(
@@ -265,12 +304,62 @@ class VideoStore(ABC):
             "video_hours": round(seconds / 3600, 3),
         }
 
+    # -- text -------------------------------------------------------------------------------------
+
+    def replace_texts(
+        self, record_payload: dict, origin: str, source: str, segments: list[TextSegment], lang: str | None
+    ) -> int:
+        """The segments of one origin of a video's text ("speech", "file:<sidecar>", "track:<n>"),
+        replacing what that origin gave before. `source` is what searches name: "speech" or
+        "subtitle:<lang>"; `record_payload` the video's frame payload, for the same filters."""
+        video_id = record_payload["video_id"]
+        self.delete_texts(video_id, origin=origin)
+        kind = "speech" if source == "speech" else "subtitle"
+        base = {**record_payload, "source": source, "kind": kind, "origin": origin, "lang": lang}
+        points = [
+            Point(ids.text_id(video_id, origin, i), {**base, **seg.as_payload()}, {"bm25": bm25.document(seg.text)})
+            for i, seg in enumerate(segments)
+        ]
+        for first in range(0, len(points), 512):
+            self._upsert("texts", points[first : first + 512])
+        return len(points)
+
+    def delete_texts(self, video_id: str, origin: str | None = None) -> None:
+        flt = frames_of(video_id)
+        if origin:
+            flt.must.append(match("origin", origin))
+        self._delete("texts", flt=flt)
+
+    def texts_of(self, video_id: str, kind: str | None = None) -> list[TextHit]:
+        """A video's text segments in time order: all, or of one kind ("speech", "subtitle")."""
+        flt = frames_of(video_id)
+        if kind:
+            flt.must.append(match("kind", kind))
+        hits = [TextHit.from_point(p) for p in self._scan("texts", flt, None)]
+        return sorted(hits, key=lambda h: (h.segment.start, h.source))
+
+    def search_texts(
+        self, query: str, limit: int, query_filter: models.Filter | None = None, phrase: str | None = None
+    ) -> list[TextHit]:
+        """Segments by BM25 score for the words of `query`; with `phrase`, only segments that
+        hold those words in a row."""
+        vector = bm25.query(query)
+        if not vector.indices:
+            return []  # only stop words: nothing to rank by
+        if phrase:
+            must = [models.FieldCondition(key="text", match=models.MatchPhrase(phrase=phrase))]
+            query_filter = models.Filter(must=must + ([query_filter] if query_filter else []))
+        return [TextHit.from_point(p) for p in self._query_texts(vector, limit, query_filter)]
+
+    def count_texts(self, video_id: str | None = None) -> int:
+        return self._count("texts", frames_of(video_id) if video_id else None)
+
     # -- whole-store copies (migrate, push, pull) -----------------------------------------------
 
     def export_points(self, kind: Kind, page: int = 1024) -> Iterator[list[Point]]:
         """Every point of `kind` with its payload and vectors, a page at a time."""
         offset = None
-        vectors = ["semantic", "copy"] if kind == "frames" else []
+        vectors = {"frames": ["semantic", "copy"], "texts": ["bm25"]}.get(kind, [])
         while True:
             points, offset = self._scroll(kind, None, None, vectors, page, offset)
             if points:

@@ -16,6 +16,10 @@ def frame_id(video: str, frame_index: int) -> str:
     return str(uuid.uuid5(NAMESPACE, f"frame:{video}:{frame_index}"))
 
 
+def text_id(video: str, source: str, index: int) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"text:{video}:{source}:{index}"))
+
+
 def is_uuid(value: str) -> bool:
     """Whether `value` can be a point id: anything else names no video."""
     try:

@@ -24,10 +24,11 @@ MIGRATED_SUFFIX = ".local-mode-migrated"
 class CopySummary:
     videos: int = 0
     frames: int = 0
+    texts: int = 0
 
 
 def copy_store(source: VideoStore, target: VideoStore, progress: bool = False) -> CopySummary:
-    """Every video record and frame point of `source` into `target`; then check the counts."""
+    """Every video record, frame and text point of `source` into `target`; then check the counts."""
     from tqdm import tqdm
 
     if source.semantic_dim != target.semantic_dim:
@@ -43,6 +44,9 @@ def copy_store(source: VideoStore, target: VideoStore, progress: bool = False) -
             target.import_points("frames", page)
             summary.frames += len(page)
             bar.update(len(page))
+        for page in source.export_points("texts"):
+            target.import_points("texts", page)
+            summary.texts += len(page)
         for page in source.export_points("videos"):
             target.import_points("videos", page)
             summary.videos += len(page)

@@ -11,6 +11,17 @@ from vidsearch.media.probe import VideoMetadata
 VideoStatus = Literal["indexing", "complete", "failed"]
 
 
+class TextState(BaseModel):
+    """What one origin of a video's text (its speech, a sidecar file, a subtitle track) gave."""
+
+    source: str  # "speech" or "subtitle:<lang>"
+    status: Literal["complete", "failed"]
+    signature: str  # the speech model's name, or the sidecar's content hash: a change reads it again
+    lang: str | None = None
+    segments: int = 0
+    error: str | None = None
+
+
 class VideoRecord(BaseModel):
     video_id: str
     path: str
@@ -24,6 +35,7 @@ class VideoRecord(BaseModel):
     frames: int = 0
     sampling_fps: float | None = None
     semantic_model: str | None = None  # None: only copy vectors were indexed
+    texts: dict[str, TextState] = {}  # by origin: "speech", "file:<path>", "track:<stream index>"
     updated_at: float | None = None
 
     def frame_payload(self) -> dict:

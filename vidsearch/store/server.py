@@ -1,6 +1,6 @@
 """ServerStore: the store on a Qdrant server (`QDRANT_URL`), through qdrant-client.
 
-Two collections, frames and videos. Any `QdrantClient` serves: tests run the same contract against
+Three collections: frames, videos and texts. Any `QdrantClient` serves: tests run the same contract against
 qdrant-client's local mode as a stand-in for a server, and migration reads old local-mode data dirs
 through it.
 """
@@ -13,7 +13,7 @@ from qdrant_client import QdrantClient, models
 
 from vidsearch.config import QdrantSettings
 from vidsearch.embedders.copy import DIM as COPY_DIM
-from vidsearch.store.base import FRAME_INDEXES, HIT_FIELDS, VIDEO_INDEXES, Kind, Point, VideoStore
+from vidsearch.store.base import FRAME_INDEXES, HIT_FIELDS, TEXT_INDEXES, VIDEO_INDEXES, Kind, Point, VideoStore
 from vidsearch.store.errors import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,9 @@ _SCHEMA = {
     "keyword": models.PayloadSchemaType.KEYWORD,
     "float": models.PayloadSchemaType.FLOAT,
     "integer": models.PayloadSchemaType.INTEGER,
+    "text": models.TextIndexParams(
+        type=models.TextIndexType.TEXT, tokenizer=models.TokenizerType.WORD, lowercase=True, phrase_matching=True
+    ),
 }
 
 
@@ -31,7 +34,11 @@ class ServerStore(VideoStore):
     def __init__(self, client: QdrantClient, settings: QdrantSettings, semantic_dim: int, indexes: bool = True):
         super().__init__(semantic_dim)
         self.client = client
-        self._names = {"frames": settings.frames_collection, "videos": settings.videos_collection}
+        self._names = {
+            "frames": settings.frames_collection,
+            "videos": settings.videos_collection,
+            "texts": settings.texts_collection,
+        }
         self._ensure_collections(indexes)
 
     @classmethod
@@ -70,26 +77,32 @@ class ServerStore(VideoStore):
             self.semantic_dim = self.client.get_collection(frames).config.params.vectors["semantic"].size
         if not self.client.collection_exists(videos):
             self._create(videos, {})
+        texts = self._names["texts"]
+        if not self.client.collection_exists(texts):
+            self._create(texts, {}, {"bm25": models.SparseVectorParams(modifier=models.Modifier.IDF)})
         if not indexes:  # local mode ignores payload indexes and warns about each
             return
-        for collection, fields in ((frames, FRAME_INDEXES), (videos, VIDEO_INDEXES)):
+        for collection, fields in ((frames, FRAME_INDEXES), (videos, VIDEO_INDEXES), (texts, TEXT_INDEXES)):
             existing = self.client.get_collection(collection).payload_schema
             for field, kind in fields.items():
                 if field not in existing:
                     self.client.create_payload_index(collection, field, _SCHEMA[kind], wait=True)
 
-    def _create(self, name: str, vectors: dict) -> None:
+    def _create(self, name: str, vectors: dict, sparse: dict | None = None) -> None:
         try:
-            self.client.create_collection(name, vectors_config=vectors)
+            self.client.create_collection(name, vectors_config=vectors, sparse_vectors_config=sparse)
         except Exception as e:  # another process created it first
             if not self.client.collection_exists(name):
                 raise StoreError(f"cannot create collection {name}: {_first_line(e)}") from None
 
     # -- primitives -------------------------------------------------------------------------------
 
-    def _upsert(self, kind: Kind, points: list[Point]) -> None:
+    def _upsert(self, kind: Kind, points: list[Point], shared: dict | None = None) -> None:
+        shared = shared or {}
         structs = [
-            models.PointStruct(id=p.id, vector={k: _floats(v) for k, v in p.vectors.items()}, payload=p.payload)
+            models.PointStruct(
+                id=p.id, vector={k: _floats(v) for k, v in p.vectors.items()}, payload={**shared, **p.payload}
+            )
             for p in points
         ]
         self.client.upsert(self._names[kind], structs, wait=True)
@@ -127,8 +140,16 @@ class ServerStore(VideoStore):
         ).points
         return [Point.from_record(p, p.score) for p in found]
 
+    def _query_texts(self, vector, limit, flt) -> list[Point]:
+        found = self.client.query_points(
+            self._names["texts"], query=vector, using="bm25", limit=limit, query_filter=flt, with_payload=True,
+        ).points
+        return [Point.from_record(p, p.score) for p in found]
 
-def _floats(vector) -> list[float]:
+
+def _floats(vector):
+    if isinstance(vector, models.SparseVector):
+        return vector
     return vector.tolist() if hasattr(vector, "tolist") else list(vector)
 
 
