@@ -29,17 +29,17 @@ test: setup
 
 setup: system-deps $(VENV)/.installed
 
-# Chromium and its driver run the web page's browser tests.
+# Chromium and its driver run the web page's browser tests; espeak-ng says the speech tests' sentences.
 system-deps:
-	@if ! command -v ffmpeg >/dev/null || ! command -v fpcalc >/dev/null || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
-	  echo "installing ffmpeg, libchromaprint-tools, chromium and chromium-driver"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg libchromaprint-tools chromium chromium-driver >/dev/null; \
+	@if ! command -v ffmpeg >/dev/null || ! command -v fpcalc >/dev/null || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v espeak-ng >/dev/null; then \
+	  echo "installing ffmpeg, libchromaprint-tools, chromium, chromium-driver and espeak-ng"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg libchromaprint-tools chromium chromium-driver espeak-ng >/dev/null; \
 	fi
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[cpu,test]"
+	$(BIN)/pip install -q -e ".[cpu,offline-speech,test]"
 	@touch $@
 
 bench: setup

@@ -84,7 +84,9 @@ def fuse(
             same["scores"][name] = r["score"]
             same["score"] += gain
             same["matched"] = list(dict.fromkeys(same["matched"] + r["matched"]))
-    fused.sort(key=lambda f: -f["score"])
+    # Ties (rank one of two lists scores alike) go to words: a text hit exists only where the words
+    # are, while the picture always has a nearest frame.
+    fused.sort(key=lambda f: (-f["score"], "quote" not in f))
     if group:
         by_video: dict[str, list[dict]] = {}
         for f in fused:

@@ -132,6 +132,8 @@ def test_words_land_on_their_own_second():
 def test_long_transcript_windows_become_sentences():
     words = [Word(w, i, i + 0.5) for i, w in enumerate("One two. Three four five? Six".split())]
     assert [(s.start, s.text) for s in sentences(words)] == [(0, "One two."), (2, "Three four five?"), (5, "Six")]
+    unpunctuated = [Word("a", 0.0, 0.3), Word("b", 0.4, 0.6), Word("c", 1.6, 1.9)]
+    assert [s.text for s in sentences(unpunctuated)] == ["a b", "c"]  # split at the second's pause
 
 
 def test_queries_keep_their_quoted_phrases():
@@ -147,7 +149,8 @@ def test_fusion_joins_a_picture_and_its_words_and_weighs_sources():
              "quote": {"text": "x"}},
             {"video_id": "c", "path": "/c", "timestamp_s": 1.0, "score": 3.0, "matched": ["said"], "quote": {"text": "y"}}]
     fused = fuse({"visual": visual, "said": said}, {}, 10)
-    assert [(f["video_id"], f["matched"]) for f in fused] == [("a", ["visual", "said"]), ("b", ["visual"]), ("c", ["said"])]
+    # b and c tie (each second in its list): the words win it.
+    assert [(f["video_id"], f["matched"]) for f in fused] == [("a", ["visual", "said"]), ("c", ["said"]), ("b", ["visual"])]
     assert fused[0]["timestamp_s"] == 11.2 and fused[0]["quote"] == {"text": "x"}  # the words' second
     assert fused[0]["scores"] == {"visual": 0.3, "said": 7.0}
     only_words = fuse({"visual": visual, "said": said}, {"visual": 0}, 10)

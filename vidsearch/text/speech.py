@@ -131,11 +131,17 @@ class Transcriber:
         return info.language, segments
 
 
+PAUSE_S = 0.8  # a silence this long between words ends a line, punctuated or not
+
+
 def sentences(words: list[Word], most: int = 40) -> list[TextSegment]:
-    """Timed words as sentences (at most `most` words each): batched decoding hands back up to
-    30 s at once, which is too long a line to read, quote or land on."""
+    """Timed words as sentences (at most `most` words each, split at a full stop or a pause):
+    batched decoding hands back up to 30 s at once, too long a line to read, quote or land on."""
     out, current = [], []
     for word in words:
+        if current and word.start - current[-1].end >= PAUSE_S:
+            out.append(current)
+            current = []
         current.append(word)
         if word.text.endswith((".", "?", "!")) or len(current) >= most:
             out.append(current)

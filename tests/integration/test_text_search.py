@@ -1,0 +1,98 @@
+"""Searching what is said and written, over real HTTP: synthesised sentences said at known
+seconds, a subtitle track inside an mkv, subtitle files beside videos, a broken one."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.conftest import BROKEN_SIDECAR_VIDEO, SIDECAR_VIDEO, SUBTITLES
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def video_named(service, name: str) -> dict:
+    return next(v for v in service.client.get("/videos").json()["videos"] if v["path"].endswith("/" + name))
+
+
+def test_each_spoken_phrase_comes_first_at_its_second(service):
+    """tiny.en mishears a synthesised voice now and then ("honest anchor" as "longest tanker"):
+    at least 7 phrases of 8 come first, and every one that does is placed within a second."""
+    spoken = service.spoken
+    assert len(spoken) == 8
+    for quoted in (False, True):
+        first = 0
+        for said in spoken:
+            q = f'"{said.phrase}"' if quoted else said.phrase
+            results = service.client.get("/search", params={"q": q, "k": 5}).json()["results"]
+            top = results[0] if results else {"path": ""}
+            if not top["path"].endswith("/" + said.video):
+                continue
+            first += 1
+            assert "said" in top["matched"] and abs(top["timestamp_s"] - said.second) <= 1.0, (q, top)
+            quote = top["quote"]
+            marked = " ".join(quote["text"][a:b].lower() for a, b in quote["marks"])
+            assert quote["source"] == "speech" and said.phrase.split()[1] in marked, quote
+        assert first >= 7, (quoted, first)
+
+
+def test_subtitles_from_a_track_and_from_a_file_beside_the_video(service):
+    for q, video, second in (("lighthouse keeper", "ladybug_subtitled.mkv", 2.0),
+                             ("tractors never sleep", SIDECAR_VIDEO, 6.0)):
+        body = service.client.get("/search", params={"q": q, "source": "subtitles"}).json()
+        top = body["results"][0]
+        assert top["path"].endswith("/" + video) and top["matched"] == ["subtitle"], body
+        assert abs(top["timestamp_s"] - second) <= 1.0 and top["quote"]["source"] == "subtitle:en"
+
+
+def test_source_restricts_and_a_phrase_must_be_said_in_a_row(service):
+    said = service.spoken[0]
+    adjective, noun = said.phrase.split()
+    only_subtitles = service.client.get("/search", params={"q": said.phrase, "source": "subtitles"}).json()
+    assert not any(r["path"].endswith(said.video) for r in only_subtitles["results"])
+    swapped = service.client.get("/search", params={"q": f'"{noun} {adjective}"', "source": "speech"}).json()
+    assert swapped["results"] == []
+    visual = service.client.get("/search", params={"q": said.phrase, "source": "visual"}).json()["results"]
+    assert visual and all(r["matched"] == ["visual"] for r in visual)
+
+
+def test_transcript_in_time_order_as_json_srt_and_webvtt(service):
+    video = video_named(service, SIDECAR_VIDEO)
+    body = service.client.get(f"/videos/{video['video_id']}/transcript").json()
+    assert [s["text"] for s in body["segments"]] == ["A marmalade sandwich for the bear.", "Tractors never sleep in the autumn."]
+    assert [s["start_s"] for s in body["segments"]] == [2.0, 6.0]
+    srt = service.client.get(f"/videos/{video['video_id']}/transcript", params={"format": "srt"})
+    assert srt.status_code == 200 and srt.text == SUBTITLES + "\n"
+    vtt = service.client.get(f"/videos/{video['video_id']}/transcript", params={"format": "vtt"}).text
+    assert vtt.startswith("WEBVTT\n\n00:00:02.000 --> 00:00:05.000\nA marmalade sandwich")
+    found = service.client.get(f"/videos/{video['video_id']}/transcript", params={"q": "sandwich"}).json()["segments"]
+    assert [s["text"] for s in found] == ["A marmalade sandwich for the bear."] and found[0]["marks"]
+    spoken = video_named(service, service.spoken[0].video)
+    lines = service.client.get(f"/videos/{spoken['video_id']}/transcript", params={"source": "speech"}).json()["segments"]
+    assert len(lines) >= 3 and [s["start_s"] for s in lines] == sorted(s["start_s"] for s in lines)
+    assert service.client.get("/videos/not-a-video/transcript").status_code == 404
+    assert service.client.get(f"/videos/{video['video_id']}/transcript", params={"format": "doc"}).status_code == 422
+
+
+def test_an_unreadable_subtitle_file_is_reported_and_the_video_still_indexed(service):
+    video = video_named(service, BROKEN_SIDECAR_VIDEO)
+    assert video["status"] == "complete"
+    [state] = [s for origin, s in video["texts"].items() if origin.startswith("file:")]
+    assert state["status"] == "failed" and "no readable cue" in state["error"]
+
+
+def test_a_changed_subtitle_file_reindexes_only_the_text(service):
+    from batch_jobs.index_videos import run_index
+    from vidsearch.config import load_settings
+
+    sidecar = service.library / "tractor_field_vp9.en.srt"
+    before = sidecar.read_text()
+    sidecar.write_text(before.replace("marmalade sandwich", "velvet umbrella"))
+    try:
+        summary = run_index([str(service.library)], load_settings(service.config), show_progress=False)
+        assert summary.indexed == 0 and summary.texts["subtitles"] == 1 and summary.texts["speech"] == 0
+        assert summary.texts["failed"] == []  # the broken file, unchanged, is not read again
+        top = service.client.get("/search", params={"q": "velvet umbrella", "source": "subtitles"}).json()["results"][0]
+        assert top["path"].endswith(SIDECAR_VIDEO)
+        assert not service.client.get("/search", params={"q": "marmalade", "source": "subtitles"}).json()["results"]
+    finally:
+        sidecar.write_text(before)
