@@ -139,7 +139,7 @@ $("#search-form").addEventListener("submit", (event) => {
     return;
   }
   const params = new URLSearchParams({ q, k: data.get("k") });
-  for (const name of ["min_duration_s", "max_duration_s", "min_height", "codec", "path_prefix"]) {
+  for (const name of ["min_duration_s", "max_duration_s", "min_height", "codec", "path_prefix", "source"]) {
     const value = String(data.get(name) || "").trim();
     if (value) params.set(name, value);
   }
@@ -151,9 +151,9 @@ $("#search-form").addEventListener("submit", (event) => {
   const grouped = data.get("group") === "video";
   if (grouped) params.set("group", "video");
   run("search", `Searching for “${q}”…`, async (signal) => {
-    const { results } = await call(`/search?${params}`, { signal });
+    const { results, notes } = await call(`/search?${params}`, { signal });
     renderResults(results, grouped);
-    return resultsText(results.length, `for “${q}”`);
+    return [resultsText(results.length, `for “${q}”`), ...(notes || [])].join(" ");
   });
 });
 
@@ -207,9 +207,30 @@ function resultButton(result) {
     el("img", { src: result.thumbnail_url, alt: "", loading: "lazy", width: 192, height: 108 }),
     el("span", { class: "name" }, name),
     el("span", { class: "meta" }, el("span", { class: "time" }, when), el("span", { class: "score" }, `score ${score}`)),
+    el("span", { class: "badges" }, ...(result.matched || []).map(badge)),
+    ...(result.quote ? [el("q", { class: "quote" }, ...marked(result.quote.text, result.quote.marks))] : []),
   );
   node.addEventListener("click", () => watch(result.video_id, result.timestamp_s, name));
   return node;
+}
+
+const BADGES = { visual: "picture", said: "said", subtitle: "subtitle" };
+
+function badge(why) {
+  return el("span", { class: `badge ${why}`, title: `matched: ${BADGES[why] || why}` }, BADGES[why] || why);
+}
+
+// Text with the matched words in <mark>, built from text nodes: quotes never become markup.
+function marked(text, marks = []) {
+  const parts = [];
+  let at = 0;
+  for (const [start, end] of marks) {
+    if (start < at) continue;
+    parts.push(text.slice(at, start), el("mark", {}, text.slice(start, end)));
+    at = end;
+  }
+  parts.push(text.slice(at));
+  return parts.filter((part) => part !== "");
 }
 
 // Arrow keys move between results, as in a grid; Tab still walks them in order.
@@ -250,9 +271,79 @@ function watch(videoId, seconds, title) {
     player.addEventListener("loadedmetadata", seek, { once: true });
     player.src = streamUrl(videoId);
   }
+  loadTranscript(videoId, token);
   $("#watch-title").focus({ preventScroll: true });
   $("#watch").scrollIntoView({ block: "start", behavior: "smooth" });
 }
+
+// ------------------------------------------------------------------------------------- transcript
+
+let transcript = { videoId: null, lines: [] };
+
+async function loadTranscript(videoId, token, q = "") {
+  const panel = $("#transcript");
+  if (!q) $("#transcript-q").value = "";
+  const params = new URLSearchParams(q ? { q } : {});
+  let segments = [];
+  try {
+    ({ segments } = await call(`/videos/${encodeURIComponent(videoId)}/transcript?${params}`));
+  } catch (error) {
+    $("#transcript-status").textContent = error.message;
+  }
+  if (token !== watching) return;
+  panel.hidden = !segments.length && !q;
+  transcript = { videoId, lines: segments };
+  $("#transcript-status").textContent = q
+    ? (segments.length ? `${plural(segments.length, "line")} with “${q}”.` : `Nothing said or subtitled matches “${q}”.`)
+    : "";
+  $("#transcript-lines").replaceChildren(...segments.map(transcriptLine));
+  followPlayback();
+}
+
+function transcriptLine(line) {
+  const source = line.source === "speech" ? "said" : "subtitle";
+  const node = el(
+    "button",
+    { type: "button", class: "line", "data-start": line.start_s, "aria-label": `${fmtTime(line.start_s)}: ${line.text}` },
+    el("span", { class: "time" }, fmtTime(line.start_s)),
+    el("span", { class: "text" }, ...marked(line.text, line.marks)),
+    badge(source),
+  );
+  node.addEventListener("click", () => {
+    const player = $("#player");
+    player.currentTime = line.timestamp_s ?? line.start_s;
+    play(player);
+  });
+  return el("li", {}, node);
+}
+
+// The line being said is marked as the video plays, and kept in view within the panel.
+function followPlayback() {
+  const t = $("#player").currentTime;
+  let current = null;
+  for (const node of $("#transcript-lines").querySelectorAll(".line")) {
+    if (Number(node.dataset.start) <= t + 0.05) current = node;
+    node.removeAttribute("aria-current");
+  }
+  if (!current) return;
+  current.setAttribute("aria-current", "true");
+  const list = $("#transcript-lines");
+  const top = current.offsetTop - list.offsetTop;
+  if (top < list.scrollTop || top + current.offsetHeight > list.scrollTop + list.clientHeight) {
+    list.scrollTop = top - list.clientHeight / 3;
+  }
+}
+
+$("#player").addEventListener("timeupdate", followPlayback);
+$("#player").addEventListener("seeked", followPlayback);
+
+$("#transcript-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (transcript.videoId) loadTranscript(transcript.videoId, watching, $("#transcript-q").value.trim());
+});
+$("#transcript-q").addEventListener("search", () => {
+  if (!$("#transcript-q").value && transcript.videoId) loadTranscript(transcript.videoId, watching);
+});
 
 function play(video) {
   // Browsers may refuse sound without a gesture of their own: play muted rather than not at all.
@@ -608,7 +699,7 @@ async function start() {
     const health = await call("/health");
     if (!health.capabilities.text_search) {
       const note = $("#capabilities");
-      note.textContent = `Text and picture search are off: ${health.reasons.text_search} Clip matching works.`;
+      note.textContent = `Picture search is off: ${health.reasons.text_search} Search still finds what is said and subtitled, and clip matching works.`;
       note.hidden = false;
     }
     const { videos } = await call("/videos");

@@ -171,6 +171,43 @@ def test_search_then_watch_from_the_results_second(service, browser):
     assert abs(playing_at(browser, other.get_attribute("data-video-id")) - second) <= 1
 
 
+def test_words_said_are_found_quoted_and_the_transcript_follows_playback(service, browser):
+    said = next(s for s in service.spoken if s.video.endswith(".mp4"))
+    open_view(browser, service, "search")
+    results = search(browser, said.phrase)
+    top = results[0]
+    assert top.get_attribute("data-path").endswith("/" + said.video)
+    badges = [b.text for b in top.find_elements(By.CSS_SELECTOR, ".badge")]
+    marks = [m.text.lower().strip(".,") for m in top.find_elements(By.CSS_SELECTOR, ".quote mark")]
+    assert "said" in badges and said.phrase.split()[1] in marks, (badges, marks)
+    wait_for_thumbnails(browser)
+    screenshot(browser, "search-said")
+
+    top.click()
+    assert abs(playing_at(browser, top.get_attribute("data-video-id")) - said.second) <= 1
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#transcript-lines .line"))
+    current = wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, "#transcript-lines .line[aria-current='true']"))
+    assert said.phrase.split()[1] in current.text.lower(), current.text
+    screenshot(browser, "transcript")
+
+    # Clicking a line plays from it; the current line follows.
+    lines = browser.find_elements(By.CSS_SELECTOR, "#transcript-lines .line")
+    last = lines[-1]
+    start = float(last.get_attribute("data-start"))
+    last.click()
+    player = browser.find_element(By.ID, "player")
+    wait(browser).until(lambda d: abs(current_time(d, player) - start) <= 1)
+    wait(browser).until(lambda d: d.find_element(
+        By.CSS_SELECTOR, "#transcript-lines .line[aria-current='true']").get_attribute("data-start") == str(last.get_attribute("data-start")))
+
+    # Searching within the video's transcript keeps only the lines with the words, marked.
+    box = browser.find_element(By.ID, "transcript-q")
+    box.send_keys(said.phrase.split()[1], Keys.ENTER)
+    wait(browser).until(lambda d: "line" in text_of(d, "transcript-status"))
+    found = browser.find_elements(By.CSS_SELECTOR, "#transcript-lines .line")
+    assert len(found) == 1 and found[0].find_elements(By.TAG_NAME, "mark")
+
+
 def test_filters_and_grouping(service, browser):
     vp9 = {v["video_id"] for v in service.client.get("/videos").json()["videos"]
            if v["metadata"] and v["metadata"]["video_codec"] == "vp9"}
