@@ -108,7 +108,7 @@ def resolve_semantic(settings: Settings, summary: IndexSummary):
         model_dir = resolve_model(settings.semantic.model, settings.semantic.revision)
         image_size = model_image_size(model_dir)
     except ModelUnavailable as e:
-        summary.semantic_missing = f"{e} This run indexed copy vectors, thumbnails and audio only."
+        summary.semantic_missing = f"{e} This run indexed copy vectors, thumbnails, audio and text only."
         return settings, None, None
     # A new store is sized for the model; without one, semantic.dim decides.
     semantic = settings.semantic.model_copy(update={"dim": model_vector_size(model_dir)})

@@ -38,7 +38,9 @@ def evaluate(videos: list[Path], n: int, seed: int, beam: int, voice: str, speed
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         truth = speech_corpus.build(tmp / "corpus", videos, n, seed, voice=voice, speed=speed)
-        transcriber = Transcriber(resolve_speech_model(None), SpeechSettings(beam_size=beam))
+        speech = SpeechSettings() if beam is None else SpeechSettings(beam_size=beam)
+        beam = speech.beam_size
+        transcriber = Transcriber(resolve_speech_model(None), speech)
         store = EdgeStore.open(QdrantSettings(), tmp / "store", 8)
         audio_s = spent = 0.0
         for name in sorted({t.video for t in truth}):
@@ -58,7 +60,7 @@ def evaluate(videos: list[Path], n: int, seed: int, beam: int, voice: str, speed
                 top = hits[0] if hits else None
                 found = top is not None and top["video_id"] == ids.video_id(t.video)
                 error = abs(top["timestamp_s"] - t.second) if found else None
-                rows.append({"phrase": t.phrase, "quoted": quoted, "found": found, "error_s": error})
+                rows.append({"phrase": t.phrase, "video": t.video, "quoted": quoted, "found": found, "error_s": error})
         store.close()
     out = {"sentences": len(truth), "videos": len({t.video for t in truth}), "seed": seed, "voice": voice,
            "speed": speed, "beam": beam, "x_real_time": round(audio_s / spent, 1)}
@@ -71,6 +73,11 @@ def evaluate(videos: list[Path], n: int, seed: int, beam: int, voice: str, speed
         out[f"{key}_error_p50_s"] = round(float(np.percentile(errors, 50)), 3) if len(errors) else None
         out[f"{key}_error_p95_s"] = round(float(np.percentile(errors, 95)), 3) if len(errors) else None
     out["missed"] = sorted({r["phrase"] for r in rows if not r["found"]})
+    out["words_recall_by_video"] = {
+        v: round(sum(r["found"] for r in rows if r["video"] == v and not r["quoted"])
+                 / sum(1 for r in rows if r["video"] == v and not r["quoted"]), 2)
+        for v in sorted({r["video"] for r in rows})
+    }
     return out
 
 
@@ -79,7 +86,7 @@ def main() -> None:
     parser.add_argument("videos", type=Path, nargs="+")
     parser.add_argument("--sentences", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--beam", type=int, default=1)
+    parser.add_argument("--beam", type=int, default=None, help="beam size (default: speech.beam_size)")
     parser.add_argument("--voice", default="en-us")
     parser.add_argument("--speed", type=int, default=150)
     parser.add_argument("--json", action="store_true")

@@ -218,7 +218,10 @@ class Api:
         records = self.store.list_videos()
         return {"videos": [r.model_dump(mode="json", exclude={"fingerprint"}) for r in records]}
 
-    @api.get("/videos/{video_id}/transcript")
+    @api.get(
+        "/videos/{video_id}/transcript",
+        responses={200: {"content": {"application/json": {}, "application/x-subrip": {}, "text/vtt": {}}}},
+    )
     async def transcript(
         self,
         video_id: str,

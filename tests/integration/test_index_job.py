@@ -114,10 +114,13 @@ def test_moves_changes_and_missing_model(tmp_path, offline_hub):
     make_video(videos / "a.mp4", seconds=4, source="testsrc2")
     make_video(videos / "b.mp4", seconds=3, source="mandelbrot")
     data = tmp_path / "data"
-    code, first, stderr = index(videos, data)
+    no_speech = {**os.environ, "VIDSEARCH_SPEECH__MODEL": "small.en"}  # not cached, and the hub is off
+    code, first, stderr = index(videos, data, no_speech)
     assert code == 0 and first["indexed"] == 2 and first["semantic_model"] is None
     assert stderr.count("semantic model 'google/siglip-base-patch16-224' is unavailable") == 1  # said once
     assert "VIDSEARCH_SEMANTIC__MODEL" in stderr
+    assert stderr.count("speech model 'small.en' is unavailable") == 1 and "VIDSEARCH_SPEECH__MODEL" in stderr
+    assert first["speech_model"] is None and first["texts"]["speech"] == 0
 
     (videos / "a.mp4").rename(videos / "renamed.mp4")
     make_video(videos / "b.mp4", seconds=5, source="life")  # same path, new content

@@ -96,3 +96,26 @@ def test_a_changed_subtitle_file_reindexes_only_the_text(service):
         assert not service.client.get("/search", params={"q": "marmalade", "source": "subtitles"}).json()["results"]
     finally:
         sidecar.write_text(before)
+
+
+def test_the_command_line_searches_what_is_said_and_prints_a_transcript(service):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    vidsearch = str(Path(sys.executable).with_name("vidsearch"))
+    said = service.spoken[0]
+    out = subprocess.run([vidsearch, "search", said.phrase, "--said", "--url", service.url, "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    top = json.loads(out)["results"][0]
+    assert top["matched"] == ["said"] and top["path"].endswith(said.video)
+    text = subprocess.run([vidsearch, "search", said.phrase, "--said", "--url", service.url],
+                          capture_output=True, text=True, check=True).stdout
+    assert f"[{said.phrase.split()[1]}" in text.lower() or f"{said.phrase.split()[1]}]" in text.lower()
+    srt = subprocess.run([vidsearch, "transcript", top["video_id"], "--format", "srt", "--url", service.url],
+                         capture_output=True, text=True, check=True).stdout
+    assert srt.startswith("1\n00:00:0") and "-->" in srt
+    both = subprocess.run([vidsearch, "search", "x", "--said", "--visual", "--url", service.url],
+                          capture_output=True, text=True)
+    assert both.returncode == 2 and "at most one" in both.stderr

@@ -197,3 +197,30 @@ def test_each_video_gets_the_text_it_lacks(tmp_path):
     silent = r.model_copy(update={"audio": "silent", "texts": {}})
     assert not any(t.speech for t in plan_texts([silent], Settings(), "tiny.en"))
     assert plan_texts([r.model_copy(update={"status": "failed"})], Settings(), "tiny.en") == []
+
+
+def test_a_failing_transcription_fails_only_that_source_with_its_reason(store, tmp_path):
+    """A real model on a file whose audio cannot be decoded: speech fails with the reason; the
+    video's subtitles, read in the same task, are written."""
+    from vidsearch.config import SpeechSettings
+    from vidsearch.text.speech import SpeechModelUnavailable, Transcriber, resolve_speech_model
+    from vidsearch.text.tasks import TextTask, read_subtitles, transcribe, write_results
+
+    try:
+        model = resolve_speech_model(None)
+    except SpeechModelUnavailable as e:
+        pytest.skip(str(e))
+    video = tmp_path / "broken.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 4000)  # a header and nothing to decode
+    (tmp_path / "broken.en.srt").write_text(SRT)
+    r = VideoRecord(video_id=ids.video_id("broken"), path=str(video), checksum="broken", size_bytes=4012,
+                    status="complete", metadata=META, audio="fingerprinted")
+    store.put_video(r)
+    [src] = subs.sidecars(str(video))
+    task = TextTask(r.video_id, r.path, 30.0, read=[(src, None, subs.signature(src))], speech=True)
+    results = read_subtitles(task) + [transcribe(task, Transcriber(model, SpeechSettings()))]
+    texts = write_results(store, r, results, [])
+    assert texts["speech"].status == "failed" and "cannot decode the audio" in texts["speech"].error
+    assert texts[src.origin].status == "complete" and texts[src.origin].segments == 2
+    stored = store.get_video(r.video_id).texts
+    assert stored["speech"].error == texts["speech"].error and store.count_texts(r.video_id) == 2

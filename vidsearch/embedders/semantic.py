@@ -52,8 +52,9 @@ def resolve_model(model: str, revision: str | None = None) -> Path:
 
 def _missing(model: str, why: str) -> str:
     return (
-        f"semantic model '{model}' is unavailable: {why}. Text and image search need it; clip "
-        f"matching, audio fingerprints and thumbnails work without it. Provide it by running "
+        f"semantic model '{model}' is unavailable: {why}. Searching the picture by text or image "
+        f"needs it; search of what is said and subtitled, clip matching, audio fingerprints and "
+        f"thumbnails work without it. Provide it by running "
         f"`huggingface-cli download {model}` where the hub is reachable and copying the HF cache "
         f"(~/.cache/huggingface, or $HF_HOME) here, or set VIDSEARCH_SEMANTIC__MODEL to a local "
         f"directory saved with save_pretrained."
