@@ -20,7 +20,7 @@ EXTRA_VIDEOS = REPO.parent / "shared" / "media" / "extra" / "videos"
 SPOKEN_PICTURES = ("openshot_run.mp4", "sam2_bedroom.mp4")
 TRACK_PICTURE = "ms_ladybug.wmv"
 SIDECAR_VIDEO = "tractor_field_vp9.webm"  # gets a subtitle file beside it
-BROKEN_SIDECAR_VIDEO = "asl_sign_book.mkv"  # gets an unreadable one
+BROKEN_SIDECAR_VIDEO = "space_shuttle_in_orbit.webm"  # gets an unreadable one (no test deletes it)
 SUBTITLES = """1
 00:00:02,000 --> 00:00:05,000
 A marmalade sandwich for the bear.

@@ -134,8 +134,9 @@ def test_moves_changes_and_missing_model(tmp_path, offline_hub):
 def test_killed_run_leaves_no_duplicates_and_no_false_complete(tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()
+    # 360 frames: more than one writer batch (256), so the kill lands between two of them.
     for i, source in enumerate(["testsrc2", "mandelbrot", "life", "cellauto"]):
-        make_video(videos / f"v{i}.mp4", seconds=40, size=(640, 360), source=source, audio=False)
+        make_video(videos / f"v{i}.mp4", seconds=90, size=(640, 360), source=source, audio=False)
     data = tmp_path / "data"
     env = {**os.environ, "RAY_ADDRESS": ""}
     proc = subprocess.Popen([VIDSEARCH, "index", str(videos), "--data-dir", str(data), "--json"],
@@ -152,7 +153,7 @@ def test_killed_run_leaves_no_duplicates_and_no_false_complete(tmp_path):
         interrupted = store.list_videos()
         for r in interrupted:
             if r.status == "complete":
-                assert store.count_frames(r.video_id) == r.frames == 40
+                assert store.count_frames(r.video_id) == r.frames == 90
         assert any(r.status == "indexing" for r in interrupted)
     finally:
         store.close()
@@ -162,7 +163,7 @@ def test_killed_run_leaves_no_duplicates_and_no_false_complete(tmp_path):
     store = store_of(data)
     try:
         assert [r.status for r in store.list_videos()] == ["complete"] * 4
-        assert store.count_frames() == 160
+        assert store.count_frames() == 360
     finally:
         store.close()
 

@@ -625,8 +625,9 @@ def test_store_schema_is_created_once_against_a_server(monkeypatch):
 
         def create_payload_index(self, collection, field, kind, **kwargs):
             self.created.append(f"{collection}.{field}")
+            data_type = kind.type if isinstance(kind, models.TextIndexParams) else kind
             self.indexes.setdefault(collection, {})[field] = models.PayloadIndexInfo(
-                data_type=kind, points=0
+                data_type=data_type, points=0
             )
 
         def get_collection(self, name):
