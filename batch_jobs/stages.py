@@ -57,8 +57,6 @@ class SemanticStage:
         return batch
 
 
-
-
 class TextStage:
     """Reads the subtitles and transcribes the speech of one video per row; the speech model loads
     once per actor, at the first video that needs it."""

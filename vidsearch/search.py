@@ -112,14 +112,13 @@ def search_all(
     ranked: dict[str, list[dict]] = {}
     if vector is not None and "visual" in sources:
         ranked["visual"] = moments(store, vector, deep, filters, group=False)
-    if "said" in sources and "subtitle" in sources:
-        text = text_moments(store, q, 2 * deep, flt)
-        ranked["said"] = [t for t in text if t["matched"] == ["said"]][:deep]
-        ranked["subtitle"] = [t for t in text if t["matched"] == ["subtitle"]][:deep]
-    elif "said" in sources:
-        ranked["said"] = text_moments(store, q, deep, flt, kind="speech")
-    elif "subtitle" in sources:
-        ranked["subtitle"] = text_moments(store, q, deep, flt, kind="subtitle")
+    # One text query serves both lists; each keeps the hits of its own kind.
+    wanted = [name for name in ("said", "subtitle") if name in sources]
+    if wanted:
+        kind = None if len(wanted) == 2 else {"said": "speech", "subtitle": "subtitle"}[wanted[0]]
+        text = text_moments(store, q, 2 * deep, flt, kind=kind)
+        for name in wanted:
+            ranked[name] = [t for t in text if t["matched"] == [name]][:deep]
     return fuse(ranked, weights or {}, k, method, group)
 
 

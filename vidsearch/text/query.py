@@ -46,8 +46,8 @@ def text_moments(store, q: str, k: int, flt: models.Filter | None, kind: str | N
     for hit in hits:
         seg = hit.segment
         if query.phrases:
-            second, marks = locate(seg, query.phrases[0], phrase=True)
-            marks = sorted({m for p in query.phrases for m in locate(seg, p, phrase=True)[1]} | set(marks))
+            placed = [locate(seg, p, phrase=True) for p in query.phrases]
+            second, marks = placed[0][0], sorted({m for _, found in placed for m in found})
         else:
             second, marks = locate(seg, query.words)
         out.append({

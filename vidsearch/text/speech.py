@@ -72,7 +72,7 @@ def resolve_speech_model(model: str | None) -> SpeechModel:
         try:
             return SpeechModel(model, Path(download_model(model)))
         except Exception as e:
-            why = f"it is not cached and could not be downloaded ({_first_line(e)})"
+            why = f"it is not cached and could not be downloaded ({_last_line(e)})"
     raise SpeechModelUnavailable(
         f"speech model '{model}' is unavailable: {why}. Download it where the hub is reachable "
         f"(faster_whisper.download_model('{model}')) and copy the HF cache here, point "
@@ -162,7 +162,7 @@ def decode_audio(path: str, start: float, duration: float) -> np.ndarray:
     except subprocess.TimeoutExpired:
         raise SpeechError(f"decoding the audio from {start:.0f} s took too long") from None
     if done.returncode != 0:
-        raise SpeechError(f"cannot decode the audio: {_first_line(done.stderr.decode(errors='replace'))}")
+        raise SpeechError(f"cannot decode the audio: {_last_line(done.stderr.decode(errors='replace'))}")
     return np.frombuffer(done.stdout, dtype=np.int16).astype(np.float32) / 32768.0
 
 
@@ -172,6 +172,7 @@ def _shifted(seg: TextSegment, by: float) -> TextSegment:
     return TextSegment(seg.start + by, seg.end + by, seg.text, [Word(w.text, w.start + by, w.end + by) for w in seg.words])
 
 
-def _first_line(e) -> str:
+def _last_line(e) -> str:
+    """The last line of an error: where ffmpeg and the hub client put the reason."""
     text = str(e).strip()
     return text.splitlines()[-1] if text else type(e).__name__
