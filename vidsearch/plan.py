@@ -3,7 +3,7 @@
 Rules: unchanged content at the same path is skipped; the same content at a new path, when the old
 path is gone, is a move (the index is kept, the path updated); a path whose content changed loses
 its old video; anything not completely indexed (or indexed before the semantic model was available)
-is indexed again.
+is indexed again, as is one whose copy vectors an older descriptor version made.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import fsspec
 
+from vidsearch.embedders.copy import VERSION as COPY_VERSION
 from vidsearch.frame_batches import VideoTask
 from vidsearch.media.probe import VideoMetadata
 from vidsearch.store import ids
@@ -83,6 +84,7 @@ def make_plan(inspected: list[Inspected], store, semantic_model: str | None, fps
                 status="indexing",
                 metadata=item.metadata,
                 sampling_fps=fps,
+                copy_descriptor=COPY_VERSION,
             )
         )
         plan.to_index.append(VideoTask(vid, item.path, item.metadata))
@@ -90,5 +92,10 @@ def make_plan(inspected: list[Inspected], store, semantic_model: str | None, fps
 
 
 def _is_done(record: VideoRecord, semantic_model: str | None) -> bool:
-    # A video indexed while the model was missing gets its semantic vectors once the model is here.
-    return record.status == "complete" and (semantic_model is None or record.semantic_model == semantic_model)
+    # A video indexed while the model was missing gets its semantic vectors once the model is here;
+    # one whose copy vectors an older descriptor made gets them made again.
+    return (
+        record.status == "complete"
+        and record.copy_descriptor == COPY_VERSION
+        and (semantic_model is None or record.semantic_model == semantic_model)
+    )

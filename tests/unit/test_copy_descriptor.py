@@ -92,3 +92,41 @@ def test_unrelated_videos_differ(shared_videos):
     a = vectors(shared_videos / "bbb_opening_480p_30s.mp4")
     b = vectors(shared_videos / "people_walking_one_by_one.mp4")
     assert np.median((a @ b.T).max(axis=1)) < 0.8
+
+
+# A 16:9 picture put in a frame the way re-uploads do: bars of any colour, or centred in a tall
+# 9:16 frame over a blurred, coloured or mirrored fill.
+TALL = "scale=360:-2,setsar=1"
+REFRAMES = {
+    "grey_letterbox": "scale=640:270,pad=640:400:0:65:color=0x808080",
+    "colour_pillarbox": "scale=-2:360,pad=iw+200:ih:100:0:color=0xC83C5A",
+    "tall_colour_fill": f"{TALL},pad=360:640:0:(oh-ih)/2:color=0x1EA03C",
+    "tall_blur_fill": "split[a][b];[a]scale=-2:640,crop=360:640,boxblur=20[bg];[b]scale=360:-2[fg];"
+    "[bg][fg]overlay=0:(H-h)/2",
+    "tall_mirror_fill": f"{TALL},split=3[m][t][u];[t]vflip[t2];[u]vflip[u2];[t2][m][u2]vstack=3,"
+    "pad=360:640:0:(oh-ih)/2",  # a wide film, mirrored above and below, still short of 9:16
+}
+
+
+@pytest.mark.parametrize("name", REFRAMES)
+def test_borders_of_any_kind_are_cut_away(shared_videos, tmp_path, name):
+    src = shared_videos / "tears_of_steel_battle_clip.webm"
+    out = tmp_path / f"{name}.mp4"
+    cmd = ["ffmpeg", "-v", "error", "-ss", "20", "-t", "10", "-i", str(src), "-filter_complex", REFRAMES[name]]
+    subprocess.run([*cmd, "-an", "-c:v", "libx264", "-preset", "ultrafast", str(out)], check=True)
+    plain = tmp_path / "plain.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "20", "-t", "10", "-i", str(src), "-an", "-c:v", "libx264",
+                    "-preset", "ultrafast", str(plain)], check=True)
+    a, b = vectors(plain), vectors(out)
+    n = min(len(a), len(b))
+    assert np.median(np.sum(a[:n] * b[:n], axis=1)) > 0.95
+
+
+def test_a_flat_background_at_one_edge_is_picture():
+    # Bars come in pairs of one tone; one flat band, light or dark, on one side is part of the picture
+    # unless it is dark (a dark band on one side is cut, as a partial letterbox always was).
+    grey = np.tile(np.linspace(0, 255, 200), (100, 1)).astype(np.float32)
+    grey[:30] = 200.0
+    assert content_box(grey) == (0, 100, 0, 200)
+    grey[-30:] = 200.0  # now a pair: light bars top and bottom
+    assert content_box(grey) == (30, 70, 0, 200)

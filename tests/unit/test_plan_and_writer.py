@@ -51,6 +51,10 @@ def test_plan_rules(tmp_path, store):
     # Once a semantic model is available, videos indexed without it are indexed again.
     assert [t.path for t in make_plan([seen(a, "c1")], store, "siglip", 1.0).to_index] == [str(a)]
 
+    # Copy vectors an older descriptor made (records before versions name none) are made again.
+    store.set_status(ids.video_id("c1"), "complete", frames=4, copy_descriptor=None)
+    assert [t.path for t in make_plan([seen(a, "c1")], store, None, 1.0).to_index] == [str(a)]
+
 
 def rows(vid, indexes, audio=False):
     out = []

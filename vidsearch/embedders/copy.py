@@ -1,7 +1,7 @@
 """The copy descriptor: a weight-free frame vector for finding where a clip was cut from.
 
-What it is: the frame is turned to greyscale, dark uniform borders (letterbox, pillarbox) are cut
-away, the rest is box-averaged to 32x32 and transformed with a 2-D DCT; the 8x8 lowest frequencies
+What it is: the frame is turned to greyscale, borders (letterbox and pillarbox bars of any colour,
+blurred or mirrored fills around a picture in a tall frame) are cut away, the rest is box-averaged to 32x32 and transformed with a 2-D DCT; the 8x8 lowest frequencies
 without the DC term (63 numbers), L2-normalised, are the vector.
 
 Why it holds up: re-encoding and scaling change high frequencies, which are dropped; brightness
@@ -21,6 +21,9 @@ from PIL import Image
 GRID = 32
 KEEP = 8
 DIM = KEEP * KEEP - 1
+# Named in each video's record: frames described by another version are described again on the
+# next index run (the previous one cut only dark borders).
+VERSION = "dct8-borders2"
 
 
 def _dct_matrix(n: int) -> np.ndarray:
@@ -39,20 +42,110 @@ _DCT = _dct_matrix(GRID)[:KEEP]  # only the rows for the frequencies kept
 HFLIP = np.array([(-1.0) ** (i % KEEP) for i in range(1, KEEP * KEEP)], dtype=np.float32)
 
 
-def content_box(grey: np.ndarray, dark: float = 40.0, spread: float = 24.0) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) of the picture inside dark uniform borders; at most 35 % per side."""
+BORDER_MAX = 0.4  # of the height (or width) a border may take on one side
+DETAIL = 10.0  # std of a line's grey levels below which it shows nothing to compare
+BLUR_BAND_MIN = 0.08  # of the height: a blurred fill narrower than this is taken for picture
+
+
+def content_box(
+    grey: np.ndarray, dark: float = 40.0, spread: float = 10.0, tone: float = 12.0, blur: float = 0.5,
+    mirror: float = 6.0,
+) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the picture inside its borders, at most BORDER_MAX per side.
+
+    A border is what re-uploads put around a picture:
+    - dark bars (lines of std under `spread` and mean under `dark`), on any side;
+    - bars of one colour, any colour, in pairs (top and bottom, or left and right) of one tone
+      and about one size: a flat background reaching one edge of a picture is no border;
+    - a blurred copy of the picture above and below it, in a frame taller than wide: bands that
+      end at a sharp edge and hold less than `blur` times the picture's detail. A smooth sky
+      looks the same, so these count only in pairs, about as tall above as below;
+    - the picture mirrored above and below it, in a frame taller than wide: the lines either
+      side of each edge repeat each other (mean difference under `mirror`).
+    """
     h, w = grey.shape
+    top, bottom = _bars(grey, int(BORDER_MAX * h), dark, spread, tone)
+    left, right = _bars(grey.T, int(BORDER_MAX * w), dark, spread, tone)
+    if h > w:
+        top, bottom = _fills(grey, top, bottom, blur, mirror)
+    return top, h - bottom, left, w - right
 
-    def border(lines: np.ndarray, limit: int) -> int:
-        flat = (lines.max(axis=1) - lines.min(axis=1) < spread) & (lines.mean(axis=1) < dark)
-        n = int(np.argmin(flat)) if not flat.all() else len(flat)
-        return min(n, limit)
 
-    top = border(grey, int(0.35 * h))
-    bottom = h - border(grey[::-1], int(0.35 * h))
-    left = border(grey.T, int(0.35 * w))
-    right = w - border(grey.T[::-1], int(0.35 * w))
-    return top, bottom, left, right
+def _fills(grey: np.ndarray, top: int, bottom: int, blur: float, mirror: float) -> tuple[int, int]:
+    """(top, bottom) widened to blurred or mirrored fills around the picture, found in the whole
+    frame or inside its bars (a mirrored band cut short by a bar)."""
+    h = len(grey)
+    for a, b in dict.fromkeys([(0, 0), (top, bottom)]):
+        for band, tolerance in ((_blurred, blur), (_mirrored, mirror)):
+            above, below = band(grey[a : h - b], int(BORDER_MAX * h) - max(a, b), tolerance)
+            above, below = above and a + above, below and b + below
+            widens = above > top and below > bottom  # bars alone are smooth, and mirror themselves
+            if widens and min(above, below) >= BLUR_BAND_MIN * h and abs(above - below) <= 0.1 * h:
+                return above, below
+    return top, bottom
+
+
+def _bars(lines: np.ndarray, limit: int, dark: float, spread: float, tone: float) -> tuple[int, int]:
+    """How many lines at the start and at the end of `lines` are border bars."""
+    if limit == 0:
+        return 0, 0
+    std, mean = lines.std(axis=1), lines.mean(axis=1)
+
+    def run(flags: np.ndarray) -> int:
+        return int(np.argmin(flags)) if not flags.all() else len(flags)
+
+    ends = [(std[:limit], mean[:limit]), (std[::-1][:limit], mean[::-1][:limit])]
+    bars = [run((s < spread) & (np.abs(m - m[0]) < tone)) for s, m in ends]
+    tones = [m[0] for _, m in ends]
+    paired = min(bars) >= max(2, 0.02 * len(lines)) and abs(bars[0] - bars[1]) <= max(2, 0.06 * len(lines))
+    if paired and abs(tones[0] - tones[1]) < tone:
+        return bars[0], bars[1]
+    first, last = (run((s < spread) & (m < dark)) for s, m in ends)
+    return first, last
+
+
+def _blurred(grey: np.ndarray, limit: int, blur: float, edge: float = 8.0) -> tuple[int, int]:
+    """The fills above and below a picture, if they are blurred: each edge is the outermost step
+    between lines of at least `edge` within `limit` of its side, and the lines beyond it are at most `blur` times as
+    detailed along their length as the picture's."""
+    h = len(grey)
+    lo = max(1, int(BLUR_BAND_MIN * h))
+    if limit <= lo:
+        return 0, 0
+    step = np.abs(np.diff(grey, axis=0)).mean(axis=1)  # step[i]: line i against line i + 1
+    detail = np.abs(np.diff(grey, axis=1)).mean(axis=1)
+    strong_top, strong_bottom = step[lo - 1 : limit] >= edge, step[::-1][lo - 1 : limit] >= edge
+    if not (strong_top.any() and strong_bottom.any()):
+        return 0, 0
+    top, bottom = lo + int(np.argmax(strong_top)), lo + int(np.argmax(strong_bottom))  # the outermost
+    if top + bottom >= h:
+        return 0, 0
+    picture = detail[top : h - bottom].mean()
+    fills = max(detail[:top].mean(), detail[h - bottom :].mean())
+    return (top, bottom) if fills < blur * picture else (0, 0)
+
+
+def _mirrored(grey: np.ndarray, limit: int, mirror: float, depth: int = 12) -> tuple[int, int]:
+    """Where the picture's top and bottom edges are, if the bands beyond them are the picture
+    mirrored: the edge t whose lines t-1-k and t+k agree best for k < depth (0 if none agree).
+    Lines without detail (a bar, a flat sky) mirror anything and are not looked at."""
+
+    def edge(rows: np.ndarray) -> int:
+        lo = max(depth + 1, int(BLUR_BAND_MIN * len(rows)))
+        if min(limit, len(rows) - depth) <= lo:
+            return 0
+        ts = np.arange(lo, min(limit, len(rows) - depth))
+        # Scaled, the mirror's axis falls between lines or on one: pair lines either way.
+        diff = np.min([
+            np.mean([np.abs(rows[ts - 1 - k - on] - rows[ts + k]).mean(axis=1) for k in range(depth)], axis=0)
+            for on in (0, 1)
+        ], axis=0)
+        detailed = np.mean([rows[ts + k].std(axis=1) for k in range(depth)], axis=0) >= DETAIL
+        diff[~detailed] = np.inf
+        best = int(np.argmin(diff))
+        return int(ts[best]) if diff[best] < mirror else 0
+
+    return edge(grey), edge(grey[::-1])
 
 
 def copy_descriptor(image: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ class VideoRecord(BaseModel):
     fingerprint: str | None = None  # base64 little-endian uint32 chromaprint items
     frames: int = 0
     sampling_fps: float | None = None
+    copy_descriptor: str | None = None  # embedders.copy.VERSION the copy vectors were made with
     semantic_model: str | None = None  # None: only copy vectors were indexed
     texts: dict[str, TextState] = {}  # by origin: "speech", "file:<path>", "track:<stream index>"
     updated_at: float | None = None
