@@ -121,5 +121,5 @@ class AudioVerifier:
         if not matches:
             return matches
         with clip_file(data) as path:
-            fingerprint = clip_fingerprint(path)
-        return verify_audio(self.store, fingerprint, matches)
+            # The file stays while verifying: a clip played at another speed is fingerprinted again.
+            return verify_audio(self.store, clip_fingerprint(path), matches, clip_path=path)

@@ -8,13 +8,15 @@ i + offset. Single frames prove nothing (many frames look alike), so only runs a
 count.
 
 Method
-1. Vote (Hough). Each query frame votes for the offsets j - i of its `top_k` most similar source
-   frames above `vote_floor`, weighted by similarity and by how informative the frame is: one that
-   is about as close to many source frames as to its best shares a single vote among them, one
-   whose similarity is high everywhere is damped, and one close to a null vector (the copy
-   descriptor of a flat picture: black, fades) does not vote. The histogram is smoothed by +-1
-   and its `max_peaks` strongest offsets are walked.
-2. Walk. Along an offset each query frame takes the best of source frames offset-1..offset+1, as
+1. Vote (Hough). A clip played at speed v (source seconds per clip second, 0.8-1.25) is a line
+   j = offset + v * i; each speed of `speeds` is voted on apart. Each query frame votes for the
+   offsets j - v * i of its `top_k` most similar source frames above `vote_floor`, weighted by
+   similarity and by how informative the frame is: one that is about as close to many source
+   frames as to its best shares a single vote among them, one whose similarity is high
+   everywhere is damped, and one close to a null vector (the copy descriptor of a flat picture:
+   black, fades) does not vote. The histogram is smoothed by +-1
+   and its `max_peaks` strongest offsets are walked (fewer at speeds other than 1).
+2. Walk. Along a line each query frame takes the best of the source frames next to it, as
    frame rates and sampling phase differ. A run goes on while frames reach `weak` (0.4), across
    gaps of at most `max_gap` (2) frames, and counts if at least `min_frames` (3) of its frames
    reach `strong` (0.85); it spans its first to its last strong frame. Null frames are skipped.
@@ -72,6 +74,13 @@ class Segment:
     source_end_s: float
     score: float
     matched_frames: int
+    speed: float = 1.0  # source seconds per query second: 1.25 for a clip sped up by a quarter
+
+
+# Speeds a re-upload is played at (source seconds per clip second), walked as lines of that slope
+# through the similarity matrix. 0.05 apart: over a 40 s clip a line off by half a step drifts one
+# frame, which the walk's one-frame jitter absorbs.
+SPEEDS = (1.0, 0.8, 0.85, 0.9, 0.95, 1.05, 1.1, 1.15, 1.2, 1.25)
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,9 @@ class AlignParams:
     vote_floor: float = 0.5  # a pair less similar than this casts no vote
     tie_margin: float = 0.05  # source frames this close to a row's best are as good to it
     contrast_scale: float = 0.3  # best minus median similarity at which a frame votes fully
-    max_peaks: int = 8  # offsets walked per source
+    max_peaks: int = 8  # offsets walked per source at speed 1
+    speeds: tuple[float, ...] = SPEEDS  # the first is walked first and wins ties
+    max_peaks_other_speeds: int = 2  # offsets walked per source at each other speed
     strong: float = 0.85  # a frame this similar is evidence of a copy
     weak: float = 0.4  # a frame this similar continues a run (motion, sampling phase)
     max_gap: int = 2  # frames below `weak` tolerated inside a run
@@ -135,9 +146,10 @@ def vote_weights(sim: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> np.nd
 
 
 def vote_offsets(
-    sim: np.ndarray, weights: np.ndarray, params: AlignParams = DEFAULT_PARAMS
+    sim: np.ndarray, weights: np.ndarray, params: AlignParams = DEFAULT_PARAMS, speed: float = 1.0
 ) -> np.ndarray:
-    """Hough votes per offset (source index - query index); entry k is offset k - (m - 1).
+    """Hough votes per offset of the line j = offset + speed * i (source index j, query index i);
+    entry k is offset k - shift(m, speed), see `_shift`.
 
     Each query frame votes for the offsets of its top_k source frames that pass vote_floor, in
     proportion to similarity times its weight.
@@ -147,53 +159,63 @@ def vote_offsets(
     top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
     vals = np.take_along_axis(sim, top, axis=1)
     votes = np.where(vals >= params.vote_floor, vals, 0.0) * weights[:, None]
-    offsets = top - np.arange(m)[:, None] + (m - 1)
-    return np.bincount(offsets.ravel(), weights=votes.ravel(), minlength=m + n - 1)
+    offsets = top - np.rint(speed * np.arange(m))[:, None].astype(int) + _shift(m, speed)
+    return np.bincount(offsets.ravel(), weights=votes.ravel(), minlength=n + _shift(m, speed))
 
 
-def peak_offsets(votes: np.ndarray, m: int, params: AlignParams = DEFAULT_PARAMS) -> list[int]:
+def _shift(m: int, speed: float) -> int:
+    """How far below zero an offset can be: the line starts left of the source."""
+    return int(np.rint(speed * (m - 1)))
+
+
+def peak_offsets(votes: np.ndarray, m: int, params: AlignParams = DEFAULT_PARAMS, speed: float = 1.0,
+                 most: int | None = None) -> list[int]:
     """The strongest offsets of the vote histogram smoothed by +-1, more than 2 apart.
 
     Sampling phase and frame-rate changes spread a clip's votes over two neighbouring offsets,
     hence the smoothing; each peak is then moved to the raw maximum next to it, because the
     walk looks only one frame either side of the offset it is given.
     """
+    most = params.max_peaks if most is None else most
     smooth = np.convolve(votes, np.ones(3))[1:-1]  # "same" would pad histograms shorter than 3
     peaks: list[int] = []
     for k in np.argsort(-smooth, kind="stable"):
-        if smooth[k] <= 0 or len(peaks) >= params.max_peaks:
+        if smooth[k] <= 0 or len(peaks) >= most:
             break
         lo = max(int(k) - 1, 0)
         centre = lo + int(np.argmax(votes[lo : k + 2]))
         if all(abs(centre - p) > 2 for p in peaks):
             peaks.append(centre)
-    return [p - (m - 1) for p in peaks]
+    return [p - _shift(m, speed) for p in peaks]
 
 
 @dataclass(frozen=True)
 class _Diagonal:
-    """Per query frame, the best similarity near one offset; NaN where off the source."""
+    """Per query frame, the best similarity near one line j = offset + speed * i; NaN where off
+    the source. Speed 1 is a diagonal of the similarity matrix."""
 
     offset: int
     sims: np.ndarray  # (m,) float
     source_index: np.ndarray  # (m,) int, the source frame that gave it, -1 off the source
+    speed: float = 1.0
 
 
-def walk_diagonal(sim: np.ndarray, offset: int) -> _Diagonal:
-    """The best of source frames i+offset-1 .. i+offset+1 for every query frame i."""
+def walk_diagonal(sim: np.ndarray, offset: int, speed: float = 1.0) -> _Diagonal:
+    """The best of source frames j-1 .. j+1 around j = offset + speed * i for every query frame i."""
     m, n = sim.shape
     rows = np.arange(m)
+    line = offset + np.rint(speed * rows).astype(int)
     sims = np.full(m, np.nan)
     source_index = np.full(m, -1)
-    for jitter in (0, -1, 1):  # 0 first, so that ties stay on the diagonal
-        cols = rows + offset + jitter
+    for jitter in (0, -1, 1):  # 0 first, so that ties stay on the line
+        cols = line + jitter
         inside = (cols >= 0) & (cols < n)
         vals = np.full(m, -np.inf)
         vals[inside] = sim[rows[inside], cols[inside]]
         better = inside & ~(vals <= sims)  # NaN compares False: a first value always wins
         sims[better] = vals[better]
         source_index[better] = cols[better]
-    return _Diagonal(offset, sims, source_index)
+    return _Diagonal(offset, sims, source_index, speed)
 
 
 def find_runs(
@@ -303,6 +325,7 @@ def _merge_collinear(
         if (
             prev is not None
             and prev.key == run.key
+            and prev.diagonal.speed == run.diagonal.speed
             and abs(prev.diagonal.offset - run.diagonal.offset) <= 1
             and run.first - prev.last - 1 <= params.max_merge_gap
         ):
@@ -336,21 +359,39 @@ def resolve(
 def _to_segment(run: _Run, seconds: np.ndarray, fps: float, params: AlignParams) -> Segment:
     diag, rows = run.diagonal, np.arange(run.first, run.last + 1)
     matched = diag.sims[rows] >= params.weak
+    speed = _fitted_speed(rows[matched], diag.source_index[rows][matched], diag.speed)
     # The query's samples fall between the source's: the mean of the offsets the jitter chose
-    # estimates that sub-frame phase better than the integer diagonal.
-    offsets = (diag.source_index[rows] - rows)[matched]
+    # estimates that sub-frame phase better than the integer line.
+    offsets = (diag.source_index[rows] - speed * rows)[matched]
     offset = float(np.mean(offsets)) if len(offsets) else float(diag.offset)
     index = np.arange(len(seconds), dtype=np.float64)
-    source_start = float(np.interp(run.first + offset, index, seconds))
-    source_last = float(np.interp(run.last + offset, index, seconds))
+    source_start = float(np.interp(offset + speed * run.first, index, seconds))
+    source_last = float(np.interp(offset + speed * run.last, index, seconds))
     return Segment(
         query_start_s=run.first / fps,
         query_end_s=(run.last + 1) / fps,
         source_start_s=round(source_start, 3),
-        source_end_s=round(source_last + 1.0 / fps, 3),
+        source_end_s=round(source_last + speed / fps, 3),
         score=round(run.score, 4),
         matched_frames=run.matched_frames,
+        speed=speed,
     )
+
+
+SPEED_FIT_FRAMES = 6  # matched frames a least-squares speed needs; shorter runs keep their line's
+SAME_SPEED = 0.04  # a fitted speed this close to 1 is 1: sampling phase alone bends short runs
+
+
+def _fitted_speed(rows: np.ndarray, source_index: np.ndarray, line_speed: float) -> float:
+    """The speed of the frames a run matched, by least squares. Lines are walked 0.05 apart and
+    the one-frame jitter lets neighbouring speeds explain a short clip alike; the frames the
+    jitter chose say which speed it was."""
+    if len(rows) < SPEED_FIT_FRAMES:
+        return line_speed
+    speed = float(np.polyfit(rows, source_index, 1)[0])
+    if not 0.7 <= speed <= 1.4:  # a run along a still shot: its frames say nothing of speed
+        return line_speed
+    return 1.0 if abs(speed - 1.0) <= SAME_SPEED else round(speed, 2)
 
 
 def _source_seconds(seconds: np.ndarray | None, n: int, fps: float) -> np.ndarray:
@@ -367,8 +408,11 @@ def _diagonals(
 ) -> list[_Diagonal]:
     sim = query @ source.T
     weights = vote_weights(sim, params) * informative
-    votes = vote_offsets(sim, weights, params)
-    walks = [walk_diagonal(sim, offset) for offset in peak_offsets(votes, len(query), params)]
+    walks = []
+    for i, speed in enumerate(params.speeds):
+        votes = vote_offsets(sim, weights, params, speed)
+        most = params.max_peaks if i == 0 else params.max_peaks_other_speeds
+        walks += [walk_diagonal(sim, o, speed) for o in peak_offsets(votes, len(query), params, speed, most)]
     # A diagonal without min_frames strong frames can hold no run: drop it before the greedy
     # loop, which visits every diagonal of every candidate once per segment found.
     strong = [np.count_nonzero((w.sims >= params.strong) & informative) for w in walks]

@@ -38,12 +38,15 @@ than trying every offset (`bench/audio_bench.py`).
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import logging
 import math
 import os
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -83,10 +86,20 @@ def fpcalc_command() -> str:
     return os.environ.get(acoustid.FPCALC_ENVVAR, acoustid.FPCALC_COMMAND)
 
 
-def fingerprint_audio(path: str, has_audio: bool = True, timeout_s: float = 600.0) -> AudioFingerprint:
-    """Fingerprint the whole of a file's first audio track; never raises for bad audio."""
+def fingerprint_audio(
+    path: str, has_audio: bool = True, timeout_s: float = 600.0, speed: float = 1.0, keep_pitch: bool = True
+) -> AudioFingerprint:
+    """Fingerprint the whole of a file's first audio track; never raises for bad audio.
+
+    `speed` != 1: the file's audio plays `speed` times as fast as the audio it was made from; it
+    is put back to that tempo first (pitch kept, or `keep_pitch=False`: resampled, as a tape)."""
     if not has_audio:
         return AudioFingerprint("none", detail="no audio stream")
+    if speed != 1.0:
+        with _retimed(path, speed, keep_pitch, timeout_s) as wav:
+            if wav is None:
+                return AudioFingerprint("failed", detail="the audio could not be put back to its tempo")
+            return fingerprint_audio(wav, timeout_s=timeout_s)
     # -length 0: the default stops after 120 s. fpcalc may exit non-zero at the end of stream after
     # printing a valid fingerprint, so the output decides, not the exit code.
     cmd = [fpcalc_command(), "-raw", "-json", "-length", "0", path]
@@ -115,6 +128,29 @@ def fingerprint_audio(path: str, has_audio: bool = True, timeout_s: float = 600.
         # Digital silence gives one repeated item: it would "match" every other silent track.
         return AudioFingerprint("silent", array, duration, "audio track is silent")
     return AudioFingerprint("fingerprinted", array, duration)
+
+
+RETIME_RATE = 22050  # Hz: Chromaprint reads 11025 Hz, so nothing it uses is lost
+
+
+@contextlib.contextmanager
+def _retimed(path: str, speed: float, keep_pitch: bool, timeout_s: float) -> Iterator[str | None]:
+    """A temporary WAV of `path`'s audio played at 1 / speed (None if ffmpeg cannot make one)."""
+    # atempo keeps the pitch (0.5-2x per filter); asetrate reads the samples at another rate.
+    to = f"atempo={1 / speed:.6f}" if keep_pitch else f"asetrate={RETIME_RATE / speed:.3f},aresample={RETIME_RATE}"
+    af = f"aresample={RETIME_RATE},{to}"
+    fd, wav = tempfile.mkstemp(prefix="vidsearch-retimed-", suffix=".wav")
+    os.close(fd)
+    try:
+        cmd = ["ffmpeg", "-v", "error", "-y", "-i", path, "-vn", "-ac", "1", "-af", af, wav]
+        try:
+            done = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            done = None
+        yield wav if done is not None and done.returncode == 0 else None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(wav)
 
 
 # --- Alignment -----------------------------------------------------------------------------------

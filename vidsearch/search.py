@@ -122,7 +122,9 @@ def search_all(
     return fuse(ranked, weights or {}, k, method, group)
 
 
-def match_clip(store, index, copy: np.ndarray, insets: np.ndarray | None = None, limit: int = 5) -> list[dict]:
+def match_clip(
+    store, index, copy: np.ndarray, insets: np.ndarray | None = None, limit: int = 5, threshold: float | None = None,
+) -> list[dict]:
     """Sources of a clip, by aligning its frame sequence (copy vectors at the index's sampling
     rate) against the frames of each candidate video of `index` (a synced CopyIndex).
 
@@ -132,7 +134,11 @@ def match_clip(store, index, copy: np.ndarray, insets: np.ndarray | None = None,
     best. Then each window of the clip's frames where an inset may sit (`insets`, one m x d
     sequence per window of INSET_WINDOWS) is aligned on its own against its candidates, for
     sources shown as an inset (picture in picture) in another picture.
+
+    `threshold`: the least score reported (alignment.MATCH_THRESHOLD unless given; evaluations
+    lower it to see every score).
     """
+    from vidsearch.alignment import MATCH_THRESHOLD
     from vidsearch.alignment import match_clip as align
     from vidsearch.embedders.copy import HFLIP
 
@@ -142,9 +148,10 @@ def match_clip(store, index, copy: np.ndarray, insets: np.ndarray | None = None,
         source_seconds, vectors = index.frames(vid)
         candidates[(vid, False)] = (vectors, source_seconds)
         candidates[(vid, True)] = (vectors * HFLIP, source_seconds)
-    found = [(vid, flipped, None, seg) for (vid, flipped), seg in align(copy, candidates)]
+    threshold = MATCH_THRESHOLD if threshold is None else threshold
+    found = [(vid, flipped, None, seg) for (vid, flipped), seg in align(copy, candidates, threshold=threshold)]
     if insets is not None and len(copy):
-        found += _inset_matches(index, insets, claimed={vid for vid, *_ in found})
+        found += _inset_matches(index, insets, claimed={vid for vid, *_ in found}, threshold=threshold)
         found.sort(key=lambda f: -f[3].score)
     records = {vid: store.get_video(vid) for vid in {f[0] for f in found}}
     paths = {vid: r.path for vid, r in records.items() if r is not None}  # None: deleted meanwhile
@@ -157,6 +164,7 @@ def match_clip(store, index, copy: np.ndarray, insets: np.ndarray | None = None,
             "source_end_s": round(seg.source_end_s, 3),
             "query_start_s": round(seg.query_start_s, 3),
             "query_end_s": round(seg.query_end_s, 3),
+            "speed": seg.speed,  # source seconds per clip second: 1.25 for a clip sped up by a quarter
             "visual_score": round(seg.score, 4),
             "flipped": flipped,
             "inset": inset_at,  # None: the whole picture; else the corner the source sits in
@@ -168,10 +176,9 @@ def match_clip(store, index, copy: np.ndarray, insets: np.ndarray | None = None,
     ][:limit]
 
 
-def _inset_matches(index, insets: np.ndarray, claimed: set[str]) -> list[tuple]:
+def _inset_matches(index, insets: np.ndarray, claimed: set[str], threshold: float) -> list[tuple]:
     """The best inset match per source not already found in the whole picture: each window of
     INSET_WINDOWS aligned on its own against its few candidates, scores discounted."""
-    from vidsearch.alignment import MATCH_THRESHOLD
     from vidsearch.alignment import match_clip as align
     from vidsearch.embedders.copy import INSET_WINDOWS
 
@@ -182,7 +189,7 @@ def _inset_matches(index, insets: np.ndarray, claimed: set[str]) -> list[tuple]:
             if vid not in claimed:
                 seconds, source = index.frames(vid)
                 framed[vid] = (source, seconds)
-        for vid, seg in align(vectors, framed, threshold=MATCH_THRESHOLD / INSET_DISCOUNT):
+        for vid, seg in align(vectors, framed, threshold=threshold / INSET_DISCOUNT):
             seg = replace(seg, score=seg.score * INSET_DISCOUNT)
             if vid not in best or seg.score > best[vid][3].score:
                 best[vid] = (vid, False, corner, seg)
@@ -197,28 +204,51 @@ def _spread(vectors: np.ndarray, most: int = CANDIDATE_PROBES) -> np.ndarray:
     return vectors[np.linspace(0, len(vectors) - 1, most).round().astype(int)]
 
 
-def verify_audio(store, clip: AudioFingerprint, matches: list[dict], tolerance_s: float = 1.0) -> list[dict]:
+def verify_audio(
+    store, clip: AudioFingerprint, matches: list[dict], tolerance_s: float = 1.0, clip_path: str | None = None,
+) -> list[dict]:
     """Say, for each visual match, whether the clip's audio (its fingerprint) sits at the same
     place in the source; `evidence` becomes "both" where it does.
 
-    `audio` stays None ("unknown") when the clip or the source has no usable audio: silence is no
-    evidence either way.
+    Chromaprint is not tempo-invariant: for a match played at another speed, the clip's audio
+    (`clip_path`) is put back to the source's tempo first, pitch kept (as editors change speed)
+    or, failing that, resampled (as a tape played faster). `audio` stays None ("unknown") when
+    the clip or the source has no usable audio: silence is no evidence either way.
     """
-    from vidsearch.fingerprints import decode_items, locate
+    from vidsearch.fingerprints import decode_items, fingerprint_audio
 
     if not matches or clip.status != "fingerprinted":
         return matches
+    retimed: dict[tuple[float, str], AudioFingerprint] = {}
     for match in matches:
         record = store.get_video(match["video_id"], with_fingerprint=True)
         if record is None or not record.fingerprint or record.audio != "fingerprinted":
             continue
-        found = locate(clip.items, decode_items(record.fingerprint))
-        expected = match["source_start_s"] - match["query_start_s"]
-        match["audio"] = {
-            "verified": bool(found is not None and abs(found.offset_s - expected) <= tolerance_s),
-            "offset_s": round(found.offset_s, 3) if found else None,
-            "score": round(found.score, 4) if found else 0.0,
-        }
+        source = decode_items(record.fingerprint)
+        speed = match.get("speed", 1.0)
+        match["audio"] = _audio_verdict(clip, source, match, tolerance_s)
+        for how in ("tempo", "resample") if speed != 1.0 and clip_path else ():
+            if match["audio"]["verified"]:
+                break
+            if (speed, how) not in retimed:
+                retimed[speed, how] = fingerprint_audio(clip_path, speed=speed, keep_pitch=how == "tempo")
+            if retimed[speed, how].status == "fingerprinted":
+                match["audio"] = _audio_verdict(retimed[speed, how], source, match, tolerance_s)
         if match["audio"]["verified"]:
             match["evidence"] = "both"
     return matches
+
+
+def _audio_verdict(clip: AudioFingerprint, source: np.ndarray, match: dict, tolerance_s: float) -> dict:
+    """Where `clip` sits in `source`, and whether that is where the picture put it. The clip's
+    first second is at the source's `source_start_s - speed * query_start_s`, whether its audio
+    plays at the clip's speed or was put back to the source's."""
+    from vidsearch.fingerprints import locate
+
+    found = locate(clip.items, source)
+    expected = match["source_start_s"] - match.get("speed", 1.0) * match["query_start_s"]
+    return {
+        "verified": bool(found is not None and abs(found.offset_s - expected) <= tolerance_s),
+        "offset_s": round(found.offset_s, 3) if found else None,
+        "score": round(found.score, 4) if found else 0.0,
+    }

@@ -116,6 +116,26 @@ def test_reencoded_clip_is_found_where_it_was_cut(shared_videos, work, library, 
     assert align(query, source, source_seconds=seconds)[0] == segment
 
 
+@pytest.mark.parametrize("speed", [0.8, 1.25])
+def test_sped_up_or_slowed_clip_spans_the_source_it_plays(shared_videos, work, library, speed):
+    # 16 s of the source played at `speed`: the clip lasts 16 / speed s.
+    clip = cut(shared_videos / f"{BBB}.mp4", work / f"speed_{speed}.mp4", 6.0, 16,
+               "-vf", f"setpts=PTS/{speed},scale=-2:360")
+    query, _ = vectors(clip)
+    segment = only(match_clip(query, library), BBB)
+    assert segment.speed == pytest.approx(speed, abs=0.05)
+    assert abs(segment.source_start_s - (6.0 + speed * segment.query_start_s)) <= 1.0, segment
+    source_span = segment.source_end_s - segment.source_start_s
+    assert source_span == pytest.approx(speed * (segment.query_end_s - segment.query_start_s), rel=0.1)
+    assert segment.query_end_s - segment.query_start_s >= 0.8 * 16 / speed
+
+
+def test_clip_at_its_own_speed_reports_speed_one(shared_videos, work, library):
+    clip = cut(shared_videos / f"{BBB}.mp4", work / "speed_1.mp4", 6.0, 16, *SMALL)
+    query, _ = vectors(clip)
+    assert only(match_clip(query, library), BBB).speed == 1.0
+
+
 def test_clip_spliced_from_two_sources_gives_one_segment_each(shared_videos, work, library):
     tears, bbb = shared_videos / f"{TEARS}.webm", shared_videos / f"{BBB}.mp4"
     query, _ = vectors(splice(tears, 10.5, bbb, 12.6, work / "two.mp4"))

@@ -45,3 +45,25 @@ def test_same_audio_different_encodes_agree(shared_videos):
     n = min(len(a), len(b))
     ber = np.unpackbits((a[:n] ^ b[:n]).view(np.uint8)).mean()
     assert ber < 0.25
+
+
+@pytest.mark.parametrize("speed", [0.8, 1.25])
+@pytest.mark.parametrize("keep_pitch", [True, False])
+def test_sped_audio_is_found_once_put_back_to_its_tempo(shared_videos, tmp_path, speed, keep_pitch):
+    # An editor's speed change keeps the pitch (atempo); a tape played faster does not (asetrate).
+    from vidsearch.fingerprints import locate
+
+    source = shared_videos / "bbb_opening_480p_30s.mp4"
+    audio = f"atempo={speed}" if keep_pitch else f"asetrate={48000 * speed},aresample=48000"
+    clip = tmp_path / "sped.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-ss", "6", "-t", "16", "-i", str(source), "-filter_complex",
+         f"[0:v]setpts=PTS/{speed}[v];[0:a]{audio}[a]", "-map", "[v]", "-map", "[a]",
+         "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(clip)],
+        check=True,
+    )
+    items = fingerprint_audio(str(source)).items
+    as_played = locate(fingerprint_audio(str(clip)).items, items)
+    assert as_played is None or abs(as_played.offset_s - 6.0) > 1.0  # Chromaprint is not tempo-invariant
+    retimed = locate(fingerprint_audio(str(clip), speed=speed, keep_pitch=keep_pitch).items, items)
+    assert retimed is not None and abs(retimed.offset_s - 6.0) <= 0.5
