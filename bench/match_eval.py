@@ -1,20 +1,48 @@
-"""How often clip matching is right: accuracy, localisation and audio agreement on transformed clips.
+"""How often clip matching is right: accuracy, localisation and audio agreement on edited clips.
 
-    python bench/match_eval.py VIDEO_DIR [--seed 0] [--held-out 4] [--per-transform 8] [--json OUT]
-                               [--clips DIR]
+    python bench/match_eval.py VIDEO_DIR [--seed 0] [--held-out 4] [--per-transform 8]
+                               [--categories reframing,overlays,...] [--threshold T | --fit]
+                               [--json OUT] [--clips DIR]
+    python bench/match_eval.py --from-json OUT [--threshold T | --fit] [--categories ...]
 
 With a fixed seed: index all but `--held-out` videos of VIDEO_DIR (copy vectors and audio, through
-the real index job), then cut query clips of 5-60 s at random offsets and put them through what a
-re-upload goes through (ffmpeg): heavy re-encodes, downscaling, crops, borders, colour, blur,
-frame-rate changes, flips, picture-in-picture, audio re-encoded, removed or replaced, and clips
-spliced from two sources. Clips of held-out videos are the negatives. Each query runs through the
-same in-process chain as the service's /match (decode, candidates, alignment, audio verification).
+the real index job), then cut query clips of 5-60 s (less where the source is shorter; sources
+under 6 s give none) at random offsets and put them through the edits of bench/edits.py, by
+category: reframing (9:16, 1:1 and 4:5 crops, vertical frames filled with blur, colour or the
+picture mirrored, coloured and blurred bars, uneven crops, zoom and rotation), overlays (caption
+bars, subtitles, watermarks, stickers, a reaction inset), compositions (picture in picture, side
+by side, stacked, an unindexed lead-in, two sources spliced), time (frame rates, speed 0.8-1.25,
+a short loop), signal (re-encodes, downscaling, colour, blur, noise, flips) and audio (re-encoded,
+quiet, band-passed, music beneath it, removed, replaced); audio edits use only sources whose
+audio was fingerprinted. Clips of the held-out videos, 4 per edit's `--per-transform`, through
+random edits (except those that take a second source or sound track) are the negatives. Each
+query runs through the same in-process chain as the service's /match (decode, candidates,
+alignment, audio verification), which records every prediction scoring at least FLOOR (0.5).
+`--clips DIR` keeps the clips in DIR/seed<S>-held-out<N> and reuses them on the next run.
 
-Per transformation it prints: top-1 source accuracy, source start/end error, segment IoU, audio
-verified rate (where the clip keeps its source's audio and that audio is not silent; with replaced
-audio it should be 0), audio/visual offset agreement, latency per query;
-then false matches on negatives and the micro-average precision over all (source, segment)
-predictions, ranked by score, as the Video Similarity Challenge scores matching.
+A threshold T then decides which predictions count (`--threshold`, by default
+alignment.MATCH_THRESHOLD). Per edit and per category it prints: top-1 source accuracy (a clip of
+several segments counts the share of them found), source start/end error, segment IoU, speed
+error (time edits), audio verified rate (where the clip keeps its source's audio and that audio
+is not silent; with replaced audio it should be 0), audio/visual offset agreement, micro-average
+precision over the row's queries, latency per query; then top-1 over all positive queries, false
+matches on negatives and the micro-average precision over all (query, source segment)
+predictions, negatives' included, ranked by score, as the Video Similarity Challenge scores
+matching. A truth played at speed v covers v seconds of source per clip second.
+
+Calibrate on one corpus, report on another. `--fit` picks the T of 0.50..0.95 with the best top-1
+over all positive queries among those that match at most 2 % of the negatives (of equals, the
+highest): a figure fitted on the corpus it is read on, not a held-out one. `--json` keeps the
+outcomes, and `--from-json` reads them again at another T without indexing or cutting anything:
+
+    python bench/match_eval.py ../shared/media/videos --fit --json /tmp/shared.json
+    python bench/match_eval.py ../shared/media/extra/videos --held-out 3 --fit --json /tmp/extra.json
+    python bench/match_eval.py --from-json /tmp/extra.json --threshold T_FITTED_ON_SHARED
+    python bench/match_eval.py --from-json /tmp/shared.json --threshold T_FITTED_ON_EXTRA
+
+Reading at T what was recorded at FLOOR is close to, not the same as, matching at T: alignment
+gives each clip second to the best run scoring at least its threshold, so a run that scores
+under T may have taken seconds that a run above T would have had.
 """
 
 from __future__ import annotations
@@ -23,176 +51,96 @@ import argparse
 import json
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from edits import CATEGORIES, EDITS, MIN_CLIP_S, Cut, Edit, Truth, probe  # bench/, beside this
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-@dataclass(frozen=True)
-class Truth:
-    """Where a stretch of the query comes from: seconds in the source and in the query."""
-
-    path: str
-    source_start_s: float
-    source_end_s: float
-    query_start_s: float
+FLOOR = 0.5  # every prediction scoring this much is recorded: any T above it can be read later
+FIT_GRID = [round(0.50 + 0.01 * i, 2) for i in range(46)]
+MAX_NEGATIVE_RATE = 0.02
 
 
 @dataclass
 class Query:
-    transform: str
+    edit: str
+    category: str
     file: Path
     truths: list[Truth]  # empty for a negative
     audio: str  # "same": the source's audio, re-encoded; "none"; "other": someone else's
 
 
-# name -> (video filter, extra output args, audio mode). {W}/{H}: a multiple of 2 below the size.
-TRANSFORMS: dict[str, tuple[str, list[str], str]] = {
-    "h264_crf35": ("null", ["-crf", "35"], "same"),
-    "vp9": ("null", ["-c:v", "libvpx-vp9", "-b:v", "400k", "-deadline", "realtime", "-cpu-used", "8"], "same"),
-    "360p": ("scale=-2:360", [], "same"),
-    "240p": ("scale=-2:240", [], "same"),
-    "crop_15pct": ("crop=trunc(iw*0.85/2)*2:trunc(ih*0.85/2)*2:{cx}*iw*0.15:{cy}*ih*0.15", [], "same"),
-    "letterbox": ("scale=640:-2,pad=iw:ih+120:0:60", [], "same"),
-    "pillarbox": ("scale=-2:360,pad=iw+160:ih:80:0", [], "same"),
-    "brightness_contrast": ("eq=brightness={b}:contrast={c}", [], "same"),
-    "blur": ("gblur=sigma=2", [], "same"),
-    "fps_24": ("fps=24", [], "same"),
-    "fps_30": ("fps=30", [], "same"),
-    "audio_low_bitrate": ("scale=-2:360", ["-b:a", "24k", "-ac", "1", "-ar", "22050"], "same"),
-    "audio_removed": ("scale=-2:360", ["-an"], "none"),
-    "audio_replaced": ("scale=-2:360", [], "other"),
-    "hflip": ("hflip", [], "same"),
-    "picture_in_picture": ("", [], "same"),  # built by `pip_clip`
-    "two_sources": ("", [], "same"),  # built by `spliced_clip`
-}
-REPORT_APART = {"hflip", "picture_in_picture"}  # harder cases, reported but outside the main figure
-
-
-def run(cmd: list[str]) -> None:
-    """ffmpeg, unless a previous run with the same seed already made this output (--clips)."""
-    if Path(cmd[-1]).exists():
-        return
-    partial = Path(cmd[-1]).with_name("partial-" + Path(cmd[-1]).name)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *cmd[:-1], str(partial)], check=True)
-    partial.rename(cmd[-1])
-
-
-def duration(path: Path) -> float:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=True,
-    )
-    return float(out.stdout.strip())
-
-
-def has_audio(path: Path) -> bool:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=index", "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=True,
-    )
-    return bool(out.stdout.strip())
-
-
-MIN_CLIP_S = 5.0
-
-
-def excerpt(rng: random.Random, length_s: float, lo: float = MIN_CLIP_S, hi: float = 60) -> tuple[float, float]:
-    seconds = min(rng.uniform(lo, hi), max(length_s - 1.0, 1.0))
-    return round(rng.uniform(0, max(length_s - seconds, 0)), 2), round(seconds, 2)
-
-
-def simple_clip(name: str, src: Path, start: float, seconds: float, out: Path, rng: random.Random, other: Path) -> None:
-    vf, extra, audio = TRANSFORMS[name]
-    vf = vf.format(cx=round(rng.random(), 2), cy=round(rng.random(), 2),
-                   b=round(rng.choice([-1, 1]) * 0.1, 2), c=round(rng.choice([0.75, 1.25]), 2))
-    cmd = ["-ss", str(start), "-t", str(seconds), "-i", str(src)]
-    if audio == "other":
-        cmd += ["-stream_loop", "-1", "-i", str(other), "-map", "0:v", "-map", "1:a", "-shortest"]
-    codec = [] if "-c:v" in extra else ["-c:v", "libx264", "-preset", "veryfast"]
-    audio_codec = [] if "-an" in extra else ["-c:a", "libopus" if out.suffix == ".webm" else "aac"]
-    run(cmd + ["-vf", f"{vf},format=yuv420p", *codec, *audio_codec, *extra, str(out)])
-
-
-def pip_clip(src: Path, start: float, seconds: float, background: Path, out: Path, rng: random.Random) -> None:
-    """The source at half size over another video, in a random corner, with the source's audio."""
-    x, y = rng.choice(["16", "W-w-16"]), rng.choice(["16", "H-h-16"])
-    run(["-stream_loop", "-1", "-i", str(background), "-ss", str(start), "-t", str(seconds), "-i", str(src),
-         "-filter_complex", f"[0:v]scale=1280:720,setsar=1[bg];[1:v]scale=640:-2[fg];[bg][fg]overlay={x}:{y}:shortest=1,format=yuv420p[v]",
-         "-map", "[v]", "-map", "1:a?", "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(out)])
-
-
-def spliced_clip(parts: list[tuple[Path, float, float]], out: Path) -> None:
-    """Excerpts of two sources one after the other (pictures only: their sound tracks differ)."""
-    inputs, chains = [], []
-    for i, (src, start, seconds) in enumerate(parts):
-        inputs += ["-ss", str(start), "-t", str(seconds), "-i", str(src)]
-        chains.append(f"[{i}:v]scale=640:360,setsar=1,fps=25,setpts=PTS-STARTPTS[v{i}]")
-    graph = ";".join(chains) + ";" + "".join(f"[v{i}]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=1:a=0[v]"
-    run([*inputs, "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", str(out)])
-
-
-def make_queries(indexed: list[Path], held_out: list[Path], per_transform: int, out: Path, seed: int) -> list[Query]:
-    rng = random.Random(seed)
-    lengths = {p: duration(p) for p in indexed + held_out}
-    indexed = [p for p in indexed if lengths[p] >= MIN_CLIP_S + 1]  # a source can give a 5 s clip
-    with_audio = [p for p in indexed if has_audio(p)]
-    voices = [p for p in held_out if has_audio(p)] or with_audio
-    queries = []
-    for name in TRANSFORMS:
-        for n in range(per_transform):
-            pool = with_audio if TRANSFORMS[name][2] != "none" else indexed
-            src = rng.choice(pool)
-            file = out / f"{name}-{n}.{'webm' if name == 'vp9' else 'mp4'}"
-            if name == "two_sources":
-                a, b = rng.sample(indexed, 2)
-                (sa, la), (sb, lb) = excerpt(rng, lengths[a], 5, 30), excerpt(rng, lengths[b], 5, 30)
-                spliced_clip([(a, sa, la), (b, sb, lb)], file)
-                truths = [Truth(str(a), sa, sa + la, 0.0), Truth(str(b), sb, sb + lb, la)]
-                queries.append(Query(name, file, truths, "none"))
-                continue
-            start, seconds = excerpt(rng, lengths[src])
-            if name == "picture_in_picture":
-                pip_clip(src, start, seconds, rng.choice(held_out), file, rng)
-            else:
-                simple_clip(name, src, start, seconds, file, rng, rng.choice([v for v in voices if v != src]))
-            queries.append(Query(name, file, [Truth(str(src), start, start + seconds, 0.0)], TRANSFORMS[name][2]))
-    # Negatives: clips of videos that were never indexed, through the same transformations.
-    for n in range(per_transform * 4):
-        src = held_out[n % len(held_out)]
-        name = rng.choice([t for t in TRANSFORMS if t not in ("two_sources", "audio_replaced")])
-        start, seconds = excerpt(rng, lengths[src])
-        file = out / f"negative-{n}.{'webm' if name == 'vp9' else 'mp4'}"
-        if name == "picture_in_picture":
-            pip_clip(src, start, seconds, rng.choice(held_out), file, rng)
-        else:
-            simple_clip(name, src, start, seconds, file, rng, src)
-        queries.append(Query(f"negative:{name}", file, [], "same"))
+def make_queries(
+    edits: list[Edit],
+    indexed: list[Path],
+    held_out: list[Path],
+    per_edit: int,
+    out: Path,
+    seed: int,
+    audible: set[str],
+) -> list[Query]:
+    """Clips of indexed sources through each edit, then clips of held-out videos (negatives)."""
+    sources = [v for v in map(probe, indexed) if v.duration_s >= MIN_CLIP_S + 1]
+    with_audio = [v for v in sources if v.path.name in audible]
+    unindexed = [probe(p) for p in held_out]
+    others = {
+        "footage": unindexed,
+        "sound": [v for v in unindexed if v.has_audio] or with_audio,
+        "source": sources,
+    }
+    queries, skipped = [], {}
+    for edit in edits:
+        pool = with_audio if edit.needs_audio else sources
+        if not pool:
+            skipped[edit.name] = "no indexed source" + (" with audio" if edit.needs_audio else "")
+            continue
+        for n in range(per_edit):
+            # One rng per clip: a cached clip stays right whatever else this run cuts.
+            rng = random.Random(f"{seed}:{edit.name}:{n}")
+            source = rng.choice(pool)
+            other = None
+            if edit.needs:
+                choices = [v for v in others[edit.needs] if v.path.name != source.path.name]
+                if not choices:
+                    skipped[edit.name] = f"no {edit.needs} other than the source"
+                    break
+                other = rng.choice(choices)
+            cut = Cut(source, out / f"{edit.name}-{n}.{edit.suffix}", rng, other)
+            queries.append(Query(edit.name, edit.category, cut.out, edit.make(cut), edit.audio))
+    for name, why in skipped.items():
+        print(f"note: {name} skipped: {why}")
+    # A second source or a sound track could bring indexed content into a negative.
+    unmixed = [e for e in edits if e.needs not in ("source", "sound")]
+    unmixed = unmixed or [e for e in EDITS.values() if e.needs not in ("source", "sound")]
+    for n in range(per_edit * 4 if unindexed else 0):
+        source = unindexed[n % len(unindexed)]
+        rng = random.Random(f"{seed}:negative:{n}")
+        edit = rng.choice(unmixed)
+        other = (
+            rng.choice([v for v in unindexed if v != source] or [source]) if edit.needs else None
+        )
+        cut = Cut(source, out / f"negative-{n}-{edit.name}.{edit.suffix}", rng, other)
+        edit.make(cut)
+        queries.append(Query(f"negative:{edit.name}", "negative", cut.out, [], edit.audio))
     return queries
 
 
 @dataclass
 class Outcome:
-    transform: str
+    edit: str
+    category: str
     truths: list[Truth]
-    matches: list[dict]
+    matches: list[dict]  # every prediction scoring at least FLOOR, best first
     match_s: float  # candidates, alignment and audio: what the library's size drives
     decode_s: float
     audio_mode: str
-    details: dict = field(default_factory=dict)
-
-
-def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
-    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    return inter / union if union > 0 else 0.0
+    clip: str = ""
 
 
 def evaluate(store, index, query: Query, fps: float) -> Outcome:
@@ -203,9 +151,24 @@ def evaluate(store, index, query: Query, fps: float) -> Outcome:
     clip = clip_vectors(str(query.file), fps=fps)
     audio = clip_fingerprint(str(query.file), clip.metadata)
     decoded = time.perf_counter()
-    matches = match_clip(store, index, clip.copy, clip.insets, limit=5)
-    matches = verify_audio(store, audio, matches)
-    return Outcome(query.transform, query.truths, matches, time.perf_counter() - decoded, decoded - started, query.audio)
+    matches = match_clip(store, index, clip.copy, clip.insets, limit=5, threshold=FLOOR)
+    matches = verify_audio(store, audio, matches, clip_path=str(query.file))
+    return Outcome(
+        edit=query.edit,
+        category=query.category,
+        truths=query.truths,
+        matches=matches,
+        match_s=time.perf_counter() - decoded,
+        decode_s=decoded - started,
+        audio_mode=query.audio,
+        clip=str(query.file),
+    )
+
+
+def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return inter / union if union > 0 else 0.0
 
 
 # Corpora hold the same footage more than once (a 480p and a 720p encode of one film): finding
@@ -248,8 +211,35 @@ def truth_in(match: dict, truth: Truth) -> tuple[float, float, float] | None:
 
 
 def pair_hit(match: dict, truth: Truth) -> bool:
+    """The match names the truth's source and overlaps it in the source and in the query (a
+    looped clip holds one source stretch at several query times)."""
     where = truth_in(match, truth)
-    return where is not None and iou((match["source_start_s"], match["source_end_s"]), where[:2]) > 0
+    if where is None:
+        return False
+    source = iou((match["source_start_s"], match["source_end_s"]), where[:2])
+    query = iou((match["query_start_s"], match["query_end_s"]), (where[2], truth.query_end_s))
+    return source > 0 and query > 0
+
+
+def found(o: Outcome) -> list[tuple[Truth, dict]]:
+    """Each truth with the best-scored match that finds it; a match finds one truth at most."""
+    ranked = sorted(o.matches, key=lambda m: -m["score"])
+    taken: set[int] = set()
+    pairs = []
+    for t in o.truths:
+        i = next((i for i, m in enumerate(ranked) if i not in taken and pair_hit(m, t)), None)
+        if i is not None:
+            taken.add(i)
+            pairs.append((t, ranked[i]))
+    return pairs
+
+
+def top1(o: Outcome, pairs: list[tuple[Truth, dict]]) -> float:
+    """One truth: the best match names its source. Several: the share of them found."""
+    if len(o.truths) > 1:
+        return len(pairs) / len(o.truths)
+    best = max(o.matches, key=lambda m: m["score"], default=None)
+    return float(best is not None and truth_in(best, o.truths[0]) is not None)
 
 
 def micro_ap(outcomes: list[Outcome]) -> float:
@@ -262,7 +252,8 @@ def micro_ap(outcomes: list[Outcome]) -> float:
     claimed: set[tuple[int, int]] = set()
     hits, ap = 0, 0.0
     for rank, (_, i, m) in enumerate(predictions, 1):
-        j = next((j for j, t in enumerate(outcomes[i].truths) if (i, j) not in claimed and pair_hit(m, t)), None)
+        truths = enumerate(outcomes[i].truths)
+        j = next((j for j, t in truths if (i, j) not in claimed and pair_hit(m, t)), None)
         if j is None:
             continue
         claimed.add((i, j))
@@ -271,94 +262,157 @@ def micro_ap(outcomes: list[Outcome]) -> float:
     return ap / total if total else 0.0
 
 
-def summarise(outcomes: list[Outcome]) -> dict:
-    rows = {}
-    for name in dict.fromkeys(o.transform for o in outcomes if not o.transform.startswith("negative")):
-        group = [o for o in outcomes if o.transform == name]
-        top1, start_err, end_err, ious, audio_ok, audio_n, agree, agree_n = 0, [], [], [], 0, 0, 0, 0
-        for o in group:
-            for t in o.truths:
-                found = [m for m in o.matches if pair_hit(m, t)]
-                if name == "two_sources":
-                    top1 += bool(found) / len(o.truths)
-                elif o.matches and truth_in(o.matches[0], t) is not None:
-                    top1 += 1
-                if not found:
-                    continue
-                m = found[0]
-                start, end, query_start = truth_in(m, t)
-                start_err.append(abs(m["source_start_s"] - (start + m["query_start_s"] - query_start)))
-                end_err.append(abs(m["source_end_s"] - end))
-                ious.append(iou((m["source_start_s"], m["source_end_s"]), (start, end)))
-                if Path(t.path).name not in AUDIBLE:
-                    pass
-                elif o.audio_mode == "same":
-                    audio_n += 1
-                    audio_ok += bool(m["audio"] and m["audio"]["verified"])
-                    if m["audio"] and m["audio"]["offset_s"] is not None:
-                        agree_n += 1
-                        visual = m["source_start_s"] - m["query_start_s"]
-                        agree += abs(m["audio"]["offset_s"] - visual) <= 0.5
-                elif o.audio_mode == "other":
-                    audio_n += 1
-                    audio_ok += bool(m["audio"] and m["audio"]["verified"])  # should stay 0
-        rows[name] = {
-            "queries": len(group),
-            "top1": round(top1 / len(group), 3),
-            "start_err_p50_s": round(statistics.median(start_err), 2) if start_err else None,
-            "start_within_1s": round(sum(e <= 1 for e in start_err) / len(start_err), 3) if start_err else None,
-            "end_err_p50_s": round(statistics.median(end_err), 2) if end_err else None,
-            "iou_mean": round(statistics.mean(ious), 3) if ious else None,
-            "audio_verified": round(audio_ok / audio_n, 3) if audio_n else None,
-            "audio_offset_agrees": round(agree / agree_n, 3) if agree_n else None,
-            "match_ms_p50": round(1000 * statistics.median(o.match_s for o in group)),
-            "decode_ms_p50": round(1000 * statistics.median(o.decode_s for o in group)),
-        }
-    negatives = [o for o in outcomes if o.transform.startswith("negative")]
-    positives = [o for o in outcomes if not o.transform.startswith("negative")]
-    main = [o for o in positives if o.transform not in REPORT_APART]
-    hits = [r for n, r in rows.items() if r["start_within_1s"] is not None]
+def above(outcomes: list[Outcome], threshold: float) -> list[Outcome]:
+    """The outcomes as a run at `threshold` would report them."""
+    return [replace(o, matches=[m for m in o.matches if m["score"] >= threshold]) for o in outcomes]
+
+
+def _p50(values: list[float], digits: int = 2) -> float | None:
+    return round(statistics.median(values), digits) if values else None
+
+
+def _share(count: int, of: int) -> float | None:
+    return round(count / of, 3) if of else None
+
+
+def row(group: list[Outcome]) -> dict:
+    top1s, start_err, end_err, ious, speed_err = [], [], [], [], []
+    audio_ok, audio_n, agree, agree_n = 0, 0, 0, 0
+    for o in group:
+        pairs = found(o)
+        top1s.append(top1(o, pairs))
+        for t, m in pairs:
+            start, end, query_start = truth_in(m, t)
+            expected = start + (m["query_start_s"] - query_start) * t.speed
+            start_err.append(abs(m["source_start_s"] - expected))
+            end_err.append(abs(m["source_end_s"] - end))
+            ious.append(iou((m["source_start_s"], m["source_end_s"]), (start, end)))
+            speed_err.append(abs(m.get("speed", 1.0) - t.speed))
+            if Path(t.path).name not in AUDIBLE or o.audio_mode == "none":
+                continue
+            audio_n += 1
+            audio_ok += bool(m["audio"] and m["audio"]["verified"])  # "other": should stay 0
+            if o.audio_mode == "same" and m["audio"] and m["audio"]["offset_s"] is not None:
+                agree_n += 1
+                # where the picture puts the clip's first second, as verify_audio reckons it
+                visual = m["source_start_s"] - m.get("speed", 1.0) * m["query_start_s"]
+                agree += abs(m["audio"]["offset_s"] - visual) <= 0.5
+    timed = any(o.category == "time" for o in group)
     return {
-        "transforms": rows,
-        "top1_main": round(sum(rows[n]["top1"] * rows[n]["queries"] for n in rows if n not in REPORT_APART)
-                           / max(1, len(main)), 3),
-        "start_within_1s_all": round(
-            sum(r["start_within_1s"] * r["queries"] for r in hits) / max(1, sum(r["queries"] for r in hits)), 3),
-        "negatives": len(negatives),
-        "negatives_matched": sum(bool(o.matches) for o in negatives),
-        "negative_rate": round(sum(bool(o.matches) for o in negatives) / max(1, len(negatives)), 3),
-        "micro_ap": round(micro_ap(outcomes), 3),
-        "match_ms_p50": round(1000 * statistics.median(o.match_s for o in outcomes)),
-        "match_ms_p95": round(1000 * float(np.percentile([o.match_s for o in outcomes], 95))),
+        "queries": len(group),
+        "top1": round(statistics.mean(top1s), 3) if top1s else None,
+        "start_within_1s": _share(sum(e <= 1 for e in start_err), len(start_err)),
+        "start_err_p50_s": _p50(start_err),
+        "end_err_p50_s": _p50(end_err),
+        "iou_mean": round(statistics.mean(ious), 3) if ious else None,
+        "speed_err_p50": _p50(speed_err, 3) if timed else None,
+        "audio_verified": _share(audio_ok, audio_n),
+        "audio_offset_agrees": _share(agree, agree_n),
+        "micro_ap": round(micro_ap(group), 3),
+        "match_ms_p50": round(1000 * statistics.median(o.match_s for o in group)),
+        "decode_ms_p50": round(1000 * statistics.median(o.decode_s for o in group)),
     }
 
 
-def print_table(summary: dict) -> None:
-    cols = ["queries", "top1", "start_within_1s", "start_err_p50_s", "end_err_p50_s", "iou_mean",
-            "audio_verified", "audio_offset_agrees", "match_ms_p50", "decode_ms_p50"]
-    print("| transformation | " + " | ".join(cols) + " |")
-    print("|---" * (len(cols) + 1) + "|")
-    for name, row in summary["transforms"].items():
-        cells = ["-" if row[c] is None else str(row[c]) for c in cols]
-        print(f"| {name}{' *' if name in REPORT_APART else ''} | " + " | ".join(cells) + " |")
+def headline(outcomes: list[Outcome], threshold: float) -> tuple[float, float]:
+    """(top-1 over all positive queries, share of negatives matched) at `threshold`."""
+    kept = above(outcomes, threshold)
+    positives = [o for o in kept if o.truths]
+    negatives = [o for o in kept if not o.truths]
+    top = statistics.mean(top1(o, found(o)) for o in positives) if positives else 0.0
+    return top, sum(bool(o.matches) for o in negatives) / max(1, len(negatives))
+
+
+def fit(outcomes: list[Outcome]) -> tuple[float, list[tuple[float, float, float]]]:
+    """The threshold of FIT_GRID with the best top-1 among those matching at most 2 % of the
+    negatives (ties: the highest, the least likely to match a negative elsewhere), and the sweep.
+    Where none keeps negatives that low, the one matching fewest."""
+    sweep = [(t, *headline(outcomes, t)) for t in FIT_GRID]
+    allowed = [s for s in sweep if s[2] <= MAX_NEGATIVE_RATE]
+    if allowed:
+        return max(allowed, key=lambda s: (s[1], s[0]))[0], sweep
+    print(f"note: no threshold of {FIT_GRID[0]}..{FIT_GRID[-1]} matches at most 2 % of negatives")
+    return min(sweep, key=lambda s: (s[2], -s[1], -s[0]))[0], sweep
+
+
+def summarise(outcomes: list[Outcome], threshold: float) -> dict:
+    kept = above(outcomes, threshold)
+    positives = [o for o in kept if o.truths]
+    negatives = [o for o in kept if not o.truths]
+    edits = {}
+    for name in dict.fromkeys(o.edit for o in positives):
+        group = [o for o in positives if o.edit == name]
+        edits[name] = {"category": group[0].category} | row(group)
+    categories = {
+        c: row([o for o in positives if o.category == c])
+        for c in CATEGORIES
+        if any(o.category == c for o in positives)
+    }
+    everything = row(positives) if positives else {}
+    return {
+        "threshold": threshold,
+        "edits": edits,
+        "categories": categories,
+        "positives": len(positives),
+        "top1_all": everything.get("top1"),
+        "start_within_1s_all": everything.get("start_within_1s"),
+        "negatives": len(negatives),
+        "negatives_matched": sum(bool(o.matches) for o in negatives),
+        "negative_rate": _share(sum(bool(o.matches) for o in negatives), len(negatives)),
+        "micro_ap": round(micro_ap(kept), 3),
+        "match_ms_p50": round(1000 * statistics.median(o.match_s for o in kept)),
+        "match_ms_p95": round(1000 * float(np.percentile([o.match_s for o in kept], 95))),
+    }
+
+
+COLUMNS = [
+    "queries",
+    "top1",
+    "start_within_1s",
+    "start_err_p50_s",
+    "end_err_p50_s",
+    "iou_mean",
+    "speed_err_p50",
+    "audio_verified",
+    "audio_offset_agrees",
+    "micro_ap",
+    "match_ms_p50",
+    "decode_ms_p50",
+]
+
+
+def print_rows(title: str, rows: dict[str, dict], label=lambda name, row: name) -> None:
+    print(f"| {title} | " + " | ".join(COLUMNS) + " |")
+    print("|---" * (len(COLUMNS) + 1) + "|")
+    for name, r in rows.items():
+        cells = ["-" if r[c] is None else str(r[c]) for c in COLUMNS]
+        print(f"| {label(name, r)} | " + " | ".join(cells) + " |")
     print()
-    print(f"top-1 over the main transformations: {summary['top1_main']}; "
-          f"source start within 1 s of hits: {summary['start_within_1s_all']}")
-    print(f"negatives matched: {summary['negatives_matched']} of {summary['negatives']} ({summary['negative_rate']})")
-    print(f"micro-average precision: {summary['micro_ap']}")
-    print(f"match latency (excluding decoding): p50 {summary['match_ms_p50']} ms, p95 {summary['match_ms_p95']} ms")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("videos", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--held-out", type=int, default=4)
-    parser.add_argument("--per-transform", type=int, default=8)
-    parser.add_argument("--json", type=Path, help="write every query's outcome here")
-    parser.add_argument("--clips", type=Path, help="keep the query clips here and reuse them on the next run")
-    args = parser.parse_args()
+def print_report(summary: dict, corpus: str, origin: str) -> None:
+    print(f"\ncorpus: {corpus}")
+    print(f"threshold: {summary['threshold']} ({origin})\n")
+    print_rows("edit (category)", summary["edits"], lambda name, r: f"{name} ({r['category']})")
+    print_rows("category", summary["categories"])
+    print(
+        f"top-1 over all {summary['positives']} positive queries: {summary['top1_all']}; "
+        f"source start within 1 s of hits: {summary['start_within_1s_all']}"
+    )
+    print(
+        f"negatives matched: {summary['negatives_matched']} of {summary['negatives']} "
+        f"({summary['negative_rate']})"
+    )
+    print(f"micro-average precision, all predictions (negatives' included): {summary['micro_ap']}")
+    print(
+        f"match latency (excluding decoding): p50 {summary['match_ms_p50']} ms, "
+        f"p95 {summary['match_ms_p95']} ms"
+    )
 
+
+def run_corpus(args: argparse.Namespace, edits: list[Edit]) -> tuple[list[Outcome], dict]:
+    """Index the corpus but its held-out videos, cut the clips, match each: the outcomes, and
+    what a later --from-json needs to read them again."""
     import ray
 
     from batch_jobs.index_videos import run_index
@@ -386,25 +440,113 @@ def main() -> None:
             summary = run_index([str(library)], settings, show_progress=False)
         finally:
             ray.shutdown()
-        print(f"indexed {summary.indexed} videos ({summary.frames} frames); held out: {', '.join(p.name for p in held_out)}")
-        clips = args.clips or tmp / "clips"
-        clips.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        queries = make_queries(sorted(library.iterdir()), held_out, args.per_transform, clips, args.seed)
-        print(f"cut {len(queries)} query clips in {time.perf_counter() - started:.0f} s")
+        print(
+            f"indexed {summary.indexed} videos ({summary.frames} frames); "
+            f"held out: {', '.join(p.name for p in held_out)}"
+        )
         store = open_store(settings)
         AUDIBLE.update(Path(r.path).name for r in store.list_videos() if r.audio == "fingerprinted")
+        # Which videos are indexed and held out follows the seed and --held-out: so do the clips.
+        clips = (
+            args.clips / f"seed{args.seed}-held-out{args.held_out}" if args.clips else tmp / "clips"
+        )
+        clips.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        queries = make_queries(
+            edits,
+            sorted(library.iterdir()),
+            held_out,
+            args.per_transform,
+            clips,
+            args.seed,
+            AUDIBLE,
+        )
+        print(f"cut {len(queries)} query clips in {time.perf_counter() - started:.0f} s")
         index = CopyIndex()
         index.sync(store)
         outcomes = [evaluate(store, index, q, settings.sampling.fps) for q in queries]
         store.close()
-    result = summarise(outcomes)
-    print_table(result)
+    corpus = {
+        "corpus": str(args.videos.resolve()),
+        "seed": args.seed,
+        "indexed": [p.name for p in indexed],
+        "held_out": [p.name for p in held_out],
+    }
+    return outcomes, corpus
+
+
+def load(path: Path) -> tuple[list[Outcome], dict]:
+    saved = json.loads(path.read_text())
+    SAME_CONTENT.update(saved["same_content"])
+    AUDIBLE.update(saved["audible"])
+    outcomes = [
+        Outcome(**o | {"truths": [Truth(**t) for t in o["truths"]]}) for o in saved["outcomes"]
+    ]
+    keys = ("corpus", "seed", "indexed", "held_out", "floor")
+    return outcomes, {k: saved[k] for k in keys}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("videos", type=Path, nargs="?", help="the corpus (not with --from-json)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--held-out", type=int, default=4)
+    parser.add_argument("--per-transform", type=int, default=8, help="clips per edit")
+    parser.add_argument("--categories", help=f"some of {','.join(CATEGORIES)} (default: all)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--threshold", type=float, help="default: alignment.MATCH_THRESHOLD")
+    which.add_argument("--fit", action="store_true", help="fit the threshold on this corpus")
+    parser.add_argument("--json", type=Path, help="write the outcomes and the summary here")
+    parser.add_argument("--from-json", type=Path, help="summarise outcomes saved by --json")
+    parser.add_argument("--clips", type=Path, help="keep the clips here; reuse them next run")
+    args = parser.parse_args()
+    if (args.videos is None) == (args.from_json is None):
+        parser.error("give either a video folder or --from-json")
+    if args.threshold is not None and args.threshold < FLOOR:
+        parser.error(f"outcomes hold the predictions scoring {FLOOR} or more only")
+    categories = args.categories.split(",") if args.categories else list(CATEGORIES)
+    if unknown := set(categories) - set(CATEGORIES):
+        parser.error(f"unknown categories {sorted(unknown)}: choose from {', '.join(CATEGORIES)}")
+
+    if args.from_json:
+        outcomes, corpus = load(args.from_json)
+        outcomes = [o for o in outcomes if not o.truths or o.category in categories]
+        where = f"{corpus['corpus']} (outcomes read from {args.from_json})"
+    else:
+        outcomes, corpus = run_corpus(args, [e for e in EDITS.values() if e.category in categories])
+        corpus["floor"] = FLOOR
+        where = corpus["corpus"]
+    where += f"; {len(corpus['indexed'])} indexed, held out: {', '.join(corpus['held_out'])}"
+
+    if args.fit:
+        threshold, sweep = fit(outcomes)
+        origin = "fitted on this corpus: not a held-out figure"
+    elif args.threshold is not None:
+        threshold, origin = args.threshold, "given"
+    else:
+        from vidsearch.alignment import MATCH_THRESHOLD
+
+        threshold, origin = MATCH_THRESHOLD, "default: vidsearch.alignment.MATCH_THRESHOLD"
+    summary = summarise(outcomes, threshold)
+    print_report(summary, where, origin)
+    if args.fit:
+        print("\nthreshold sweep (top-1 over all positives, negatives matched):")
+        for t, top, negatives in sweep[::5]:
+            print(f"  {t:.2f}: {top:.3f}, {negatives:.3f}{'  <- fitted' if t == threshold else ''}")
+        if threshold not in [s[0] for s in sweep[::5]]:
+            top, negatives = headline(outcomes, threshold)
+            print(f"  fitted {threshold:.2f}: {top:.3f}, {negatives:.3f}")
     if args.json:
-        args.json.write_text(json.dumps(
-            {"summary": result, "queries": [asdict(o) | {"truths": [asdict(t) for t in o.truths]} for o in outcomes]},
-            indent=1, default=str,
-        ))
+        saved = corpus | {
+            "same_content": SAME_CONTENT,
+            "audible": sorted(AUDIBLE),
+            "threshold_origin": origin,
+            "summary": summary,
+            "outcomes": [asdict(o) for o in outcomes],
+        }
+        args.json.write_text(json.dumps(saved, indent=1, default=str))
 
 
 if __name__ == "__main__":
