@@ -55,7 +55,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -94,6 +94,7 @@ class AlignParams:
     max_peaks: int = 8  # offsets walked per source at speed 1
     speeds: tuple[float, ...] = SPEEDS  # the first is walked first and wins ties
     max_peaks_other_speeds: int = 2  # offsets walked per source at each other speed
+    other_speed_weight: float = 0.8  # evidence a run off speed 1 counts for (see _weight)
     strong: float = 0.85  # a frame this similar is evidence of a copy
     weak: float = 0.4  # a frame this similar continues a run (motion, sampling phase)
     max_gap: int = 2  # frames below `weak` tolerated inside a run
@@ -198,6 +199,7 @@ class _Diagonal:
     sims: np.ndarray  # (m,) float
     source_index: np.ndarray  # (m,) int, the source frame that gave it, -1 off the source
     speed: float = 1.0
+    sim: np.ndarray | None = field(default=None, repr=False, compare=False)  # the whole m x n matrix
 
 
 def walk_diagonal(sim: np.ndarray, offset: int, speed: float = 1.0) -> _Diagonal:
@@ -215,7 +217,7 @@ def walk_diagonal(sim: np.ndarray, offset: int, speed: float = 1.0) -> _Diagonal
         better = inside & ~(vals <= sims)  # NaN compares False: a first value always wins
         sims[better] = vals[better]
         source_index[better] = cols[better]
-    return _Diagonal(offset, sims, source_index, speed)
+    return _Diagonal(offset, sims, source_index, speed, sim)
 
 
 def find_runs(
@@ -309,9 +311,19 @@ def _best_run(
         sims = np.where(taken, np.nan, diag.sims)
         for first, last in find_runs(sims, informative, params):
             run = _make_run(key, diag, first, last, informative, params)
-            if run.score >= threshold and (best is None or run.evidence > best.evidence):
+            if run.score >= threshold and (best is None or _weight(run, params) > _weight(best, params)):
                 best = run
     return best
+
+
+def _weight(run: _Run, params: AlignParams) -> float:
+    """A run's evidence as the greedy loop ranks it: each matched frame counts for how far its
+    similarity rises above `weak`, so that a line explaining frames well beats a neighbouring
+    one explaining them loosely (the diagonal beside a sped-up clip's line still passes near its
+    frames); and runs off speed 1 are discounted, since most clips play at their source's speed
+    and a line of another slope through a still shot or a loop finds frames by chance."""
+    excess = run.evidence - params.weak * run.matched_frames
+    return excess * (1.0 if run.diagonal.speed == params.speeds[0] else params.other_speed_weight)
 
 
 def _merge_collinear(
@@ -358,15 +370,11 @@ def resolve(
 
 def _to_segment(run: _Run, seconds: np.ndarray, fps: float, params: AlignParams) -> Segment:
     diag, rows = run.diagonal, np.arange(run.first, run.last + 1)
-    matched = diag.sims[rows] >= params.weak
-    speed = _fitted_speed(rows[matched], diag.source_index[rows][matched], diag.speed)
-    # The query's samples fall between the source's: the mean of the offsets the jitter chose
-    # estimates that sub-frame phase better than the integer line.
-    offsets = (diag.source_index[rows] - speed * rows)[matched]
-    offset = float(np.mean(offsets)) if len(offsets) else float(diag.offset)
+    matched = rows[diag.sims[rows] >= params.weak]
+    speed, start, last = _line_through(diag, matched, run.first, run.last)
     index = np.arange(len(seconds), dtype=np.float64)
-    source_start = float(np.interp(offset + speed * run.first, index, seconds))
-    source_last = float(np.interp(offset + speed * run.last, index, seconds))
+    source_start = float(np.interp(start, index, seconds))
+    source_last = float(np.interp(last, index, seconds))
     return Segment(
         query_start_s=run.first / fps,
         query_end_s=(run.last + 1) / fps,
@@ -378,20 +386,43 @@ def _to_segment(run: _Run, seconds: np.ndarray, fps: float, params: AlignParams)
     )
 
 
-SPEED_FIT_FRAMES = 6  # matched frames a least-squares speed needs; shorter runs keep their line's
-SAME_SPEED = 0.04  # a fitted speed this close to 1 is 1: sampling phase alone bends short runs
+FINE_SPEEDS = np.round(np.arange(0.75, 1.301, 0.01), 2)
+PHASES = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])  # source frames either side of the walked line
+SPEED_MARGIN = 0.02  # mean similarity another speed must add over speed 1 to be reported
 
 
-def _fitted_speed(rows: np.ndarray, source_index: np.ndarray, line_speed: float) -> float:
-    """The speed of the frames a run matched, by least squares. Lines are walked 0.05 apart and
-    the one-frame jitter lets neighbouring speeds explain a short clip alike; the frames the
-    jitter chose say which speed it was."""
-    if len(rows) < SPEED_FIT_FRAMES:
-        return line_speed
-    speed = float(np.polyfit(rows, source_index, 1)[0])
-    if not 0.7 <= speed <= 1.4:  # a run along a still shot: its frames say nothing of speed
-        return line_speed
-    return 1.0 if abs(speed - 1.0) <= SAME_SPEED else round(speed, 2)
+def _line_through(diag: _Diagonal, matched: np.ndarray, first: int, last: int) -> tuple[float, float, float]:
+    """(speed, source index at query frame `first`, at `last`) of the line that best explains
+    the run's matched frames.
+
+    The walk's one-frame jitter lets neighbouring speeds explain a short clip alike, and its
+    sub-frame phase is unknown; here exact lines (no jitter) through the run's middle are
+    scored for speeds 0.01 apart and half-frame phases, by mean similarity. Speed 1 stands
+    unless another explains the frames better by SPEED_MARGIN and by more than chance: over a
+    still shot every speed fits."""
+    if diag.sim is None or len(matched) < 2:
+        start = diag.offset + diag.speed * first
+        return diag.speed, float(start), float(start + diag.speed * (last - first))
+    centre = int(matched[len(matched) // 2])
+    anchor = float(diag.source_index[centre])
+    n = diag.sim.shape[1]
+    lines = anchor + PHASES[None, :, None] + FINE_SPEEDS[:, None, None] * (matched - centre)[None, None, :]
+    cols = np.rint(lines).astype(int)
+    inside = (cols >= 0) & (cols < n)
+    sims = np.where(inside, diag.sim[matched[None, None, :], np.clip(cols, 0, n - 1)], -1.0)
+    means = sims.mean(axis=2)  # (speeds, phases)
+    best_speed, best_phase = np.unravel_index(int(np.argmax(means)), means.shape)
+    unit = int(np.argmin(np.abs(FINE_SPEEDS - 1.0)))
+    unit_phase = int(np.argmax(means[unit]))
+    # Another speed must explain the frames better, and consistently: by SPEED_MARGIN on average
+    # and by more than chance (two standard errors of the frame-by-frame gain).
+    gain = sims[best_speed, best_phase] - sims[unit, unit_phase]
+    noise = 2 * gain.std() / np.sqrt(len(gain))
+    if gain.mean() < max(SPEED_MARGIN, noise):
+        best_speed, best_phase = unit, unit_phase
+    speed = float(FINE_SPEEDS[best_speed])
+    at_centre = anchor + PHASES[best_phase]
+    return speed, at_centre + speed * (first - centre), at_centre + speed * (last - centre)
 
 
 def _source_seconds(seconds: np.ndarray | None, n: int, fps: float) -> np.ndarray:
