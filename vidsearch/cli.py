@@ -292,6 +292,8 @@ def match(
         audio = m.get("audio")
         verdict = "unknown" if audio is None else ("verified" if audio["verified"] else "differs")
         view = "mirrored" if m.get("flipped") else (f"inset {m['inset']}" if m.get("inset") else "")
+        if m.get("crop"):
+            view = f"{view} cropped".strip()
         if m.get("speed", 1.0) != 1.0:
             view = f"{view} {m['speed']}x speed".strip()
         typer.echo(

@@ -24,6 +24,11 @@ class ClipVectors:
     insets: np.ndarray  # (len(INSET_WINDOWS), m, 63) float32: where an inset may sit, per frame
     metadata: VideoMetadata
 
+    @property
+    def aspect(self) -> float:
+        """Width over height as displayed: under 1 for a vertical clip, maybe cut out of a wide one."""
+        return self.metadata.width / max(1, self.metadata.height)
+
 
 @contextlib.contextmanager
 def clip_file(data: bytes, suffix: str = ".bin") -> Iterator[str]:

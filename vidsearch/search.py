@@ -20,6 +20,9 @@ INSET_CANDIDATES = 3  # per inset window: an inset that is a copy puts its sourc
 # so that the one threshold (alignment.MATCH_THRESHOLD) holds for them too. On the evaluation
 # corpus true insets scored 0.77-0.90 before the discount, chance ones at most 0.74.
 INSET_DISCOUNT = 0.93
+CROP_PROBES = 4  # clip frames per crop window: 7 positions x 3 source shapes, 84 searches
+CROP_CANDIDATES = 3  # per source shape
+CROP_DISCOUNT = 0.93  # as for insets: 21 windows are as many chances of a chance alignment
 
 
 def moments(store, vector: np.ndarray, k: int, filters: SearchFilters, group: bool, per_video: int = 3) -> list[dict]:
@@ -124,6 +127,7 @@ def search_all(
 
 def match_clip(
     store, index, copy: np.ndarray, insets: np.ndarray | None = None, limit: int = 5, threshold: float | None = None,
+    aspect: float | None = None,
 ) -> list[dict]:
     """Sources of a clip, by aligning its frame sequence (copy vectors at the index's sampling
     rate) against the frames of each candidate video of `index` (a synced CopyIndex).
@@ -134,6 +138,9 @@ def match_clip(
     best. Then each window of the clip's frames where an inset may sit (`insets`, one m x d
     sequence per window of INSET_WINDOWS) is aligned on its own against its candidates, for
     sources shown as an inset (picture in picture) in another picture.
+
+    A clip narrower than the sources (`aspect`, its width over its height: a vertical re-post)
+    is also looked for as a window cut out of them (vidsearch.crops).
 
     `threshold`: the least score reported (alignment.MATCH_THRESHOLD unless given; evaluations
     lower it to see every score).
@@ -149,10 +156,16 @@ def match_clip(
         candidates[(vid, False)] = (vectors, source_seconds)
         candidates[(vid, True)] = (vectors * HFLIP, source_seconds)
     threshold = MATCH_THRESHOLD if threshold is None else threshold
-    found = [(vid, flipped, None, seg) for (vid, flipped), seg in align(copy, candidates, threshold=threshold)]
+    found = [(vid, flipped, None, None, seg) for (vid, flipped), seg in align(copy, candidates, threshold=threshold)]
     if insets is not None and len(copy):
         found += _inset_matches(index, insets, claimed={vid for vid, *_ in found}, threshold=threshold)
-        found.sort(key=lambda f: -f[3].score)
+    if aspect is not None and len(copy):
+        for crop in _crop_matches(index, copy, aspect, threshold=threshold):
+            # A window that explains the clip better replaces what the whole picture found there.
+            beaten = [f for f in found if f[0] == crop[0] and _overlap(f[-1], crop[-1]) and f[-1].score < crop[-1].score]
+            if beaten or all(f[0] != crop[0] for f in found):
+                found = [f for f in found if f not in beaten] + [crop]
+    found.sort(key=lambda f: -f[-1].score)
     records = {vid: store.get_video(vid) for vid in {f[0] for f in found}}
     paths = {vid: r.path for vid, r in records.items() if r is not None}  # None: deleted meanwhile
     return [
@@ -168,10 +181,11 @@ def match_clip(
             "visual_score": round(seg.score, 4),
             "flipped": flipped,
             "inset": inset_at,  # None: the whole picture; else the corner the source sits in
+            "crop": crop,  # None, or the window of the source's width the clip shows: {"x", "width"}
             "evidence": "visual",  # "both" once the audio agrees (verify_audio)
             "audio": None,
         }
-        for vid, flipped, inset_at, seg in found
+        for vid, flipped, inset_at, crop, seg in found
         if vid in paths
     ][:limit]
 
@@ -192,7 +206,34 @@ def _inset_matches(index, insets: np.ndarray, claimed: set[str], threshold: floa
         for vid, seg in align(vectors, framed, threshold=threshold / INSET_DISCOUNT):
             seg = replace(seg, score=seg.score * INSET_DISCOUNT)
             if vid not in best or seg.score > best[vid][3].score:
-                best[vid] = (vid, False, corner, seg)
+                best[vid] = (vid, False, corner, None, seg)
+    return list(best.values())
+
+
+def _overlap(a, b) -> bool:
+    return min(a.query_end_s, b.query_end_s) > max(a.query_start_s, b.query_start_s)
+
+
+def _crop_matches(index, copy: np.ndarray, aspect: float, threshold: float) -> list[tuple]:
+    """The best crop match per source: for each shape of source the clip
+    may be cut from, its windows' probes look for candidates, and each candidate's frames, mapped
+    into every window, are aligned with the clip's; scores discounted, as windows are chances."""
+    from vidsearch.alignment import match_clip as align
+    from vidsearch.crops import windows_for
+
+    best: dict[str, tuple] = {}
+    for windows in windows_for(aspect).values():
+        probes = np.vstack([w.probe(_spread(copy, CROP_PROBES)) for w in windows])
+        framed = {}
+        for vid in index.candidates(probes, limit=CROP_CANDIDATES):
+            seconds, source = index.frames(vid)
+            framed.update({(vid, i): (w.source(source), seconds) for i, w in enumerate(windows)})
+        clip = windows[0].clip(copy)  # one width per source shape: one set of comparable coefficients
+        for (vid, i), seg in align(clip, framed, threshold=threshold / CROP_DISCOUNT):
+            seg = replace(seg, score=seg.score * CROP_DISCOUNT)
+            if vid not in best or seg.score > best[vid][-1].score:
+                window = {"x": round(windows[i].x0, 3), "width": round(windows[i].width, 3)}
+                best[vid] = (vid, False, None, window, seg)
     return list(best.values())
 
 

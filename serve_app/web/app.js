@@ -433,6 +433,7 @@ function matchItem(match, duration) {
       el("h3", { title: match.path }, name),
       el("span", { class: "badge score" }, `visual ${match.visual_score.toFixed(2)}`),
       match.flipped ? el("span", { class: "badge score", title: "The clip is a mirror image of the source" }, "mirrored") : null,
+      match.crop ? el("span", { class: "badge score", title: "The clip shows a window of the source's picture" }, "cropped") : null,
       match.speed && match.speed !== 1 ? el("span", { class: "badge score", title: "The clip plays the source at another speed" }, `${match.speed}x speed`) : null,
       audioBadge(match.audio)),
     timeline,

@@ -1,0 +1,80 @@
+"""Vertical re-posts cut out of landscape videos: found as windows of the source, from the copy
+vectors already indexed, at the right place in time and across the width."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from vidsearch.clips import clip_vectors
+from vidsearch.copy_index import CopyIndex
+from vidsearch.crops import windows_for
+from vidsearch.embedders.copy import copy_descriptor
+from vidsearch.media.frames import iter_frames
+from vidsearch.media.probe import probe
+from vidsearch.search import match_clip
+from vidsearch.store import ids
+from vidsearch.store.records import VideoRecord
+
+SOURCE = "toy_crystal_tabletop.mp4"  # 3:2, moving hands and a crystal on a table
+LIBRARY = ["tears_of_steel_battle_clip.webm", "bbb_opening_480p_30s.mp4", "chaplin_street_scene.mp4",
+           "man_talking_greenscreen.mp4", "people_walking_one_by_one.mp4", "toy_crystal_tabletop.mp4"]
+
+
+@pytest.fixture(scope="module")
+def indexed(shared_videos):
+    index, paths = CopyIndex(), {}
+    for name in LIBRARY:
+        clip = clip_vectors(str(shared_videos / name))
+        vid = ids.video_id(name)
+        index.add(vid, clip.seconds, clip.copy)
+        paths[vid] = str(shared_videos / name)
+    return index, paths
+
+
+@pytest.fixture
+def library(store, indexed):
+    index, paths = indexed
+    for vid, path in paths.items():
+        store.put_video(VideoRecord(video_id=vid, path=path, checksum=vid, size_bytes=1, status="complete"))
+    return index
+
+
+def test_a_window_of_a_frame_is_a_linear_map_of_its_vector(shared_videos):
+    # The map is exact up to what the whole frame's lowest frequencies cannot know.
+    path = str(shared_videos / "chaplin_street_scene.mp4")
+    frame = next(iter_frames(path, probe(path))).image
+    h, w = frame.shape[:2]
+    width = int(h * 9 / 16)
+    windows = windows_for(width / h)[min(windows_for(width / h), key=lambda a: abs(a - w / h))]
+    window = windows[3]  # the middle one
+    x = round(window.x0 * w)
+    cut = copy_descriptor(np.ascontiguousarray(frame[:, x : x + width]))
+    mapped = window.source(copy_descriptor(frame)[None])[0]
+    assert float(window.clip(cut[None])[0] @ mapped) > 0.9
+
+
+@pytest.mark.parametrize(("shape", "at"), [("9:16", 0.1), ("9:16", 0.9), ("1:1", 0.5), ("4:5", 0.0)])
+def test_vertical_crop_found_where_it_was_cut(shared_videos, tmp_path, store, library, shape, at):
+    a, b = (int(n) for n in shape.split(":"))
+    out = tmp_path / "vertical.mp4"
+    crop = f"crop=trunc(ih*{a}/{b}/2)*2:ih:(iw-ow)*{at}:0"
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "3", "-t", "20", "-i", str(shared_videos / SOURCE),
+                    "-vf", crop, "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", str(out)],
+                   check=True)
+    clip = clip_vectors(str(out))
+    assert clip.aspect < 1.01
+    found = match_clip(store, library, clip.copy, clip.insets, aspect=clip.aspect)
+    assert found and found[0]["path"].endswith(SOURCE), found
+    best = found[0]
+    assert abs(best["source_start_s"] - (3.0 + best["query_start_s"])) <= 1.0, best
+    assert best["crop"] is not None and abs(best["crop"]["x"] - at * (1 - best["crop"]["width"])) <= 0.2, best
+
+
+def test_a_vertical_clip_of_nothing_indexed_matches_nothing(shared_videos, tmp_path, store, library):
+    out = tmp_path / "other.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-t", "20", "-i", str(shared_videos / "tractor_field_vp9.webm"),
+                    "-vf", "crop=trunc(ih*9/16/2)*2:ih", "-an", "-c:v", "libx264", "-preset", "ultrafast",
+                    str(out)], check=True)
+    clip = clip_vectors(str(out))
+    assert match_clip(store, library, clip.copy, clip.insets, aspect=clip.aspect) == []
