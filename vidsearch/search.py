@@ -151,7 +151,8 @@ def match_clip(
 
     candidates = {}
     probe = _spread(copy)
-    for vid in index.candidates(np.vstack([probe, probe * HFLIP])):
+    plain = index.candidates(np.vstack([probe, probe * HFLIP]))
+    for vid in plain:
         source_seconds, vectors = index.frames(vid)
         candidates[(vid, False)] = (vectors, source_seconds)
         candidates[(vid, True)] = (vectors * HFLIP, source_seconds)
@@ -160,7 +161,8 @@ def match_clip(
     if insets is not None and len(copy):
         found += _inset_matches(index, insets, claimed={vid for vid, *_ in found}, threshold=threshold)
     if aspect is not None and len(copy):
-        for crop in _crop_matches(index, copy, aspect, threshold=threshold):
+        crops = _crop_matches(index, copy, aspect, threshold) + _zoom_matches(index, copy, plain, threshold)
+        for crop in sorted(crops, key=lambda c: -c[-1].score):
             # A window that explains the clip better replaces what the whole picture found there.
             beaten = [f for f in found if f[0] == crop[0] and _overlap(f[-1], crop[-1]) and f[-1].score < crop[-1].score]
             if beaten or all(f[0] != crop[0] for f in found):
@@ -214,27 +216,50 @@ def _overlap(a, b) -> bool:
     return min(a.query_end_s, b.query_end_s) > max(a.query_start_s, b.query_start_s)
 
 
-def _crop_matches(index, copy: np.ndarray, aspect: float, threshold: float) -> list[tuple]:
-    """The best crop match per source: for each shape of source the clip
-    may be cut from, its windows' probes look for candidates, and each candidate's frames, mapped
-    into every window, are aligned with the clip's; scores discounted, as windows are chances."""
+def _zoom_matches(index, copy: np.ndarray, candidates: list[str], threshold: float) -> list[tuple]:
+    """The best match per candidate of the whole picture as a window of it that keeps a
+    landscape shape (zoomed in, or cut on one side): the whole picture's candidates are aligned
+    again through each window; no more searches of the index."""
+    from vidsearch.crops import zoom_windows
+
+    frames = {vid: index.frames(vid) for vid in candidates}
+    return _window_matches(copy, zoom_windows(), frames, threshold)
+
+
+def _window_matches(copy: np.ndarray, windows: list, frames: dict, threshold: float) -> list[tuple]:
+    """Align the clip with each source of `frames` ({vid: (seconds, vectors)}) seen through each
+    window; windows that compare the same coefficients are aligned together. The best per source."""
     from vidsearch.alignment import match_clip as align
-    from vidsearch.crops import windows_for
 
     best: dict[str, tuple] = {}
-    for windows in windows_for(aspect).values():
-        probes = np.vstack([w.probe(_spread(copy, CROP_PROBES)) for w in windows])
-        framed = {}
-        for vid in index.candidates(probes, limit=CROP_CANDIDATES):
-            seconds, source = index.frames(vid)
-            framed.update({(vid, i): (w.source(source), seconds) for i, w in enumerate(windows)})
-        clip = windows[0].clip(copy)  # one width per source shape: one set of comparable coefficients
-        for (vid, i), seg in align(clip, framed, threshold=threshold / CROP_DISCOUNT):
+    groups: dict[bytes, list[int]] = {}
+    for i, w in enumerate(windows):
+        groups.setdefault(w.keep.tobytes(), []).append(i)
+    for members in groups.values():
+        framed = {
+            (vid, i): (windows[i].source(vectors), seconds) for vid, (seconds, vectors) in frames.items() for i in members
+        }
+        for (vid, i), seg in align(windows[members[0]].clip(copy), framed, threshold=threshold / CROP_DISCOUNT):
             seg = replace(seg, score=seg.score * CROP_DISCOUNT)
             if vid not in best or seg.score > best[vid][-1].score:
-                window = {"x": round(windows[i].x0, 3), "width": round(windows[i].width, 3)}
+                w = windows[i]
+                window = {"x": round(w.x0, 3), "width": round(w.width, 3), "y": round(w.y0, 3), "height": round(w.height, 3)}
                 best[vid] = (vid, False, None, window, seg)
     return list(best.values())
+
+
+def _crop_matches(index, copy: np.ndarray, aspect: float, threshold: float) -> list[tuple]:
+    """The best match per source of a clip narrower than its sources as a full-height window of
+    them: for each shape of source it may be cut from, the windows' probes look for candidates,
+    which are then aligned through every window."""
+    from vidsearch.crops import windows_for
+
+    found = []
+    for windows in windows_for(aspect).values():
+        probes = np.vstack([w.probe(_spread(copy, CROP_PROBES)) for w in windows])
+        frames = {vid: index.frames(vid) for vid in index.candidates(probes, limit=CROP_CANDIDATES)}
+        found += _window_matches(copy, windows, frames, threshold)
+    return found
 
 
 def _spread(vectors: np.ndarray, most: int = CANDIDATE_PROBES) -> np.ndarray:

@@ -16,7 +16,7 @@ from vidsearch.search import match_clip
 from vidsearch.store import ids
 from vidsearch.store.records import VideoRecord
 
-SOURCE = "toy_crystal_tabletop.mp4"  # 3:2, moving hands and a crystal on a table
+SOURCE = "toy_crystal_tabletop.mp4"  # 12 s at 3:2: hands moving a crystal on a table
 LIBRARY = ["tears_of_steel_battle_clip.webm", "bbb_opening_480p_30s.mp4", "chaplin_street_scene.mp4",
            "man_talking_greenscreen.mp4", "people_walking_one_by_one.mp4", "toy_crystal_tabletop.mp4"]
 
@@ -78,3 +78,18 @@ def test_a_vertical_clip_of_nothing_indexed_matches_nothing(shared_videos, tmp_p
                     str(out)], check=True)
     clip = clip_vectors(str(out))
     assert match_clip(store, library, clip.copy, clip.insets, aspect=clip.aspect) == []
+
+
+@pytest.mark.parametrize("crop", ["crop=iw*0.75:ih:iw*0.25:0", "crop=iw*0.85:ih*0.85:0:ih*0.15",
+                                  "crop=iw*0.92:ih*0.8:0:ih*0.2"])
+def test_landscape_crop_found_as_a_window(shared_videos, tmp_path, store, library, crop):
+    out = tmp_path / "cropped.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "3", "-t", "20", "-i", str(shared_videos / SOURCE),
+                    "-vf", f"{crop},scale=trunc(iw/2)*2:trunc(ih/2)*2", "-an", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-crf", "28", str(out)], check=True)
+    clip = clip_vectors(str(out))
+    found = match_clip(store, library, clip.copy, clip.insets, aspect=clip.aspect)
+    assert found and found[0]["path"].endswith(SOURCE), found
+    assert abs(found[0]["source_start_s"] - (3.0 + found[0]["query_start_s"])) <= 1.0, found[0]
+    assert found[0]["query_end_s"] - found[0]["query_start_s"] >= 0.8 * clip.metadata.duration_s, found[0]
+    assert found[0]["crop"] is not None
