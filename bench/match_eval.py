@@ -151,7 +151,7 @@ def evaluate(store, index, query: Query, fps: float) -> Outcome:
     clip = clip_vectors(str(query.file), fps=fps)
     audio = clip_fingerprint(str(query.file), clip.metadata)
     decoded = time.perf_counter()
-    matches = match_clip(store, index, clip.copy, clip.insets, limit=5, threshold=FLOOR, aspect=clip.aspect)
+    matches = match_clip(store, index, clip, limit=5, threshold=FLOOR)
     matches = verify_audio(store, audio, matches, clip_path=str(query.file))
     return Outcome(
         edit=query.edit,

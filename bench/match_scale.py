@@ -118,7 +118,7 @@ def main() -> None:
             for _ in range(3):
                 for vid, start, audio, clip in clips:
                     started = time.perf_counter()
-                    matches = verify_audio(store, audio, match_clip(store, index, clip.copy, clip.insets, aspect=clip.aspect))
+                    matches = verify_audio(store, audio, match_clip(store, index, clip))
                     times.append(time.perf_counter() - started)
                     found += bool(matches) and right_source(matches[0], library[vid].path, start)
             p50 = statistics.median(times)

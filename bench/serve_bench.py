@@ -153,7 +153,7 @@ class InProcessChain:
             audio = clip_fingerprint(path)
         with self.lock:  # the index is one replica's: requests take turns syncing it
             self.index.sync(self.store)
-            matches = match_clip(self.store, self.index, clip.copy, clip.insets, aspect=clip.aspect)
+            matches = match_clip(self.store, self.index, clip)
         return verify_audio(self.store, audio, matches)
 
 

@@ -101,7 +101,7 @@ class Reranker:
         from vidsearch.search import match_clip
 
         self.copy_index.sync(self.store)  # picks up videos indexed since the last request
-        return match_clip(self.store, self.copy_index, clip.copy, clip.insets, limit=k, aspect=clip.aspect)
+        return match_clip(self.store, self.copy_index, clip, limit=k)
 
 
 @serve.deployment

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vidsearch.crops import SIDES, side_images
 from vidsearch.embedders.copy import DIM, INSET_WINDOWS, copy_descriptor, inset_descriptors
 from vidsearch.fingerprints import AudioFingerprint, fingerprint_audio
 from vidsearch.media.files import sniff_container
@@ -23,6 +24,7 @@ class ClipVectors:
     copy: np.ndarray  # (m, 63) float32
     insets: np.ndarray  # (len(INSET_WINDOWS), m, 63) float32: where an inset may sit, per frame
     metadata: VideoMetadata
+    sides: np.ndarray | None = None  # (len(crops.SIDES), m, 63): the frame less a side an overlay may cover
 
     @property
     def aspect(self) -> float:
@@ -51,16 +53,18 @@ def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: 
     meta = probe(path)
     if meta.duration_s > max_seconds:
         raise MediaError(f"the clip is {meta.duration_s:.0f} s long; clips of at most {max_seconds:.0f} s are matched")
-    seconds, copy, insets = [], [], []
+    seconds, copy, insets, sides = [], [], [], []
     for frame in iter_frames(path, meta, fps=fps, max_side=max_side, decoder="pyav"):
         seconds.append(frame.second)
         copy.append(copy_descriptor(frame.image))
         insets.append(inset_descriptors(frame.image))
+        sides.append([copy_descriptor(part) for part in side_images(frame.image)])
     return ClipVectors(
         seconds=np.array(seconds, dtype=np.float32),
         copy=np.array(copy, dtype=np.float32).reshape(len(copy), DIM),
         insets=np.array(insets, dtype=np.float32).reshape(len(copy), len(INSET_WINDOWS), DIM).transpose(1, 0, 2),
         metadata=meta,
+        sides=np.array(sides, dtype=np.float32).reshape(len(copy), len(SIDES), DIM).transpose(1, 0, 2),
     )
 
 

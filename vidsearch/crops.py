@@ -83,6 +83,30 @@ def zoom_windows() -> list[WindowMap]:
     return out
 
 
+# What the clip may have lost to an overlay along one side (a caption bar, a logo or a reaction
+# face in a corner): the picture without that side's fifth, seen in the clip and in the source.
+SIDES = {
+    "top": (0.0, 1.0, 0.2, 0.8),  # (x0, width, y0, height) of what is kept
+    "bottom": (0.0, 1.0, 0.0, 0.8),
+    "left": (0.2, 0.8, 0.0, 1.0),
+    "right": (0.0, 0.8, 0.0, 1.0),
+}
+
+
+def side_windows() -> list[WindowMap]:
+    """One window per entry of SIDES, in its order."""
+    return [_window(x0, width, y0, height) for x0, width, y0, height in SIDES.values()]
+
+
+def side_images(image: np.ndarray) -> list[np.ndarray]:
+    """The parts of a clip frame the SIDES windows keep, in their order."""
+    h, w = image.shape[:2]
+    return [
+        np.ascontiguousarray(image[round(y0 * h) : round((y0 + height) * h), round(x0 * w) : round((x0 + width) * w)])
+        for x0, width, y0, height in SIDES.values()
+    ]
+
+
 @functools.lru_cache(maxsize=256)
 def _window(x0: float, width: float, y0: float = 0.0, height: float = 1.0) -> WindowMap:
     across = _low_pass_resample(x0 * GRID, width * GRID)

@@ -6,12 +6,16 @@ Plain objects over the store; the Serve deployments are shells around them.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vidsearch.filters import SearchFilters
 from vidsearch.fingerprints import AudioFingerprint
 from vidsearch.store.base import FrameHit
+
+if TYPE_CHECKING:
+    from vidsearch.clips import ClipVectors
 
 CANDIDATE_PROBES = 16  # clip frames per variant that look for candidate videos
 INSET_PROBES = 6  # per inset window: twelve windows, so the library is searched 104 times per clip
@@ -125,22 +129,19 @@ def search_all(
     return fuse(ranked, weights or {}, k, method, group)
 
 
-def match_clip(
-    store, index, copy: np.ndarray, insets: np.ndarray | None = None, limit: int = 5, threshold: float | None = None,
-    aspect: float | None = None,
-) -> list[dict]:
+def match_clip(store, index, clip: ClipVectors, limit: int = 5, threshold: float | None = None) -> list[dict]:
     """Sources of a clip, by aligning its frame sequence (copy vectors at the index's sampling
     rate) against the frames of each candidate video of `index` (a synced CopyIndex).
 
     Only candidates are aligned, so the cost follows the clip and the number of candidates, not
     the library's size. Each candidate is aligned as it is and mirrored (a flipped re-upload), in
     one resolution, so a query second goes to whichever reading of whichever source explains it
-    best. Then each window of the clip's frames where an inset may sit (`insets`, one m x d
+    best. Then each window of the clip's frames where an inset may sit (`clip.insets`, one m x d
     sequence per window of INSET_WINDOWS) is aligned on its own against its candidates, for
-    sources shown as an inset (picture in picture) in another picture.
-
-    A clip narrower than the sources (`aspect`, its width over its height: a vertical re-post)
-    is also looked for as a window cut out of them (vidsearch.crops).
+    sources shown as an inset (picture in picture) in another picture. A clip narrower than the
+    sources (a vertical re-post) is also looked for as a window cut out of them, and any clip as
+    a zoom or a one-sided cut of its candidates, or as their picture less a side an overlay
+    covers (vidsearch.crops).
 
     `threshold`: the least score reported (alignment.MATCH_THRESHOLD unless given; evaluations
     lower it to see every score).
@@ -149,6 +150,9 @@ def match_clip(
     from vidsearch.alignment import match_clip as align
     from vidsearch.embedders.copy import HFLIP
 
+    copy = clip.copy
+    if not len(copy):
+        return []
     candidates = {}
     probe = _spread(copy)
     plain = index.candidates(np.vstack([probe, probe * HFLIP]))
@@ -158,15 +162,13 @@ def match_clip(
         candidates[(vid, True)] = (vectors * HFLIP, source_seconds)
     threshold = MATCH_THRESHOLD if threshold is None else threshold
     found = [(vid, flipped, None, None, seg) for (vid, flipped), seg in align(copy, candidates, threshold=threshold)]
-    if insets is not None and len(copy):
-        found += _inset_matches(index, insets, claimed={vid for vid, *_ in found}, threshold=threshold)
-    if aspect is not None and len(copy):
-        crops = _crop_matches(index, copy, aspect, threshold) + _zoom_matches(index, copy, plain, threshold)
-        for crop in sorted(crops, key=lambda c: -c[-1].score):
-            # A window that explains the clip better replaces what the whole picture found there.
-            beaten = [f for f in found if f[0] == crop[0] and _overlap(f[-1], crop[-1]) and f[-1].score < crop[-1].score]
-            if beaten or all(f[0] != crop[0] for f in found):
-                found = [f for f in found if f not in beaten] + [crop]
+    found += _inset_matches(index, clip.insets, claimed={vid for vid, *_ in found}, threshold=threshold)
+    crops = _crop_matches(index, copy, clip.aspect, threshold) + _zoom_matches(index, copy, plain, clip.sides, threshold)
+    for crop in sorted(crops, key=lambda c: -c[-1].score):
+        # A window that explains the clip better replaces what the whole picture found there.
+        beaten = [f for f in found if f[0] == crop[0] and _overlap(f[-1], crop[-1]) and f[-1].score < crop[-1].score]
+        if beaten or all(f[0] != crop[0] for f in found):
+            found = [f for f in found if f not in beaten] + [crop]
     found.sort(key=lambda f: -f[-1].score)
     records = {vid: store.get_video(vid) for vid in {f[0] for f in found}}
     paths = {vid: r.path for vid, r in records.items() if r is not None}  # None: deleted meanwhile
@@ -183,7 +185,7 @@ def match_clip(
             "visual_score": round(seg.score, 4),
             "flipped": flipped,
             "inset": inset_at,  # None: the whole picture; else the corner the source sits in
-            "crop": crop,  # None, or the window of the source's width the clip shows: {"x", "width"}
+            "crop": crop,  # None, or the window of the source the clip shows: {"x", "width", "y", "height"}
             "evidence": "visual",  # "both" once the audio agrees (verify_audio)
             "audio": None,
         }
@@ -216,14 +218,20 @@ def _overlap(a, b) -> bool:
     return min(a.query_end_s, b.query_end_s) > max(a.query_start_s, b.query_start_s)
 
 
-def _zoom_matches(index, copy: np.ndarray, candidates: list[str], threshold: float) -> list[tuple]:
+def _zoom_matches(
+    index, copy: np.ndarray, candidates: list[str], sides: np.ndarray | None, threshold: float
+) -> list[tuple]:
     """The best match per candidate of the whole picture as a window of it that keeps a
-    landscape shape (zoomed in, or cut on one side): the whole picture's candidates are aligned
-    again through each window; no more searches of the index."""
-    from vidsearch.crops import zoom_windows
+    landscape shape (zoomed in, or cut on one side), and of the picture less the side an overlay
+    may cover (`sides`: the clip's own vectors of those parts): the whole picture's candidates
+    are aligned again through each window; no more searches of the index."""
+    from vidsearch.crops import side_windows, zoom_windows
 
     frames = {vid: index.frames(vid) for vid in candidates}
-    return _window_matches(copy, zoom_windows(), frames, threshold)
+    found = _window_matches(copy, zoom_windows(), frames, threshold)
+    for part, window in zip(sides if sides is not None else [], side_windows()):
+        found += _window_matches(part, [window], frames, threshold)
+    return found
 
 
 def _window_matches(copy: np.ndarray, windows: list, frames: dict, threshold: float) -> list[tuple]:

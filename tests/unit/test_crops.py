@@ -64,7 +64,7 @@ def test_vertical_crop_found_where_it_was_cut(shared_videos, tmp_path, store, li
                    check=True)
     clip = clip_vectors(str(out))
     assert clip.aspect < 1.01
-    found = match_clip(store, library, clip.copy, clip.insets, aspect=clip.aspect)
+    found = match_clip(store, library, clip)
     assert found and found[0]["path"].endswith(SOURCE), found
     best = found[0]
     assert abs(best["source_start_s"] - (3.0 + best["query_start_s"])) <= 1.0, best
@@ -77,7 +77,7 @@ def test_a_vertical_clip_of_nothing_indexed_matches_nothing(shared_videos, tmp_p
                     "-vf", "crop=trunc(ih*9/16/2)*2:ih", "-an", "-c:v", "libx264", "-preset", "ultrafast",
                     str(out)], check=True)
     clip = clip_vectors(str(out))
-    assert match_clip(store, library, clip.copy, clip.insets, aspect=clip.aspect) == []
+    assert match_clip(store, library, clip) == []
 
 
 @pytest.mark.parametrize("crop", ["crop=iw*0.75:ih:iw*0.25:0", "crop=iw*0.85:ih*0.85:0:ih*0.15",
@@ -88,8 +88,22 @@ def test_landscape_crop_found_as_a_window(shared_videos, tmp_path, store, librar
                     "-vf", f"{crop},scale=trunc(iw/2)*2:trunc(ih/2)*2", "-an", "-c:v", "libx264",
                     "-preset", "ultrafast", "-crf", "28", str(out)], check=True)
     clip = clip_vectors(str(out))
-    found = match_clip(store, library, clip.copy, clip.insets, aspect=clip.aspect)
+    found = match_clip(store, library, clip)
     assert found and found[0]["path"].endswith(SOURCE), found
     assert abs(found[0]["source_start_s"] - (3.0 + found[0]["query_start_s"])) <= 1.0, found[0]
     assert found[0]["query_end_s"] - found[0]["query_start_s"] >= 0.8 * clip.metadata.duration_s, found[0]
     assert found[0]["crop"] is not None
+
+
+@pytest.mark.parametrize("cover", ["drawbox=x=0:y=ih*0.8:w=iw:h=ih*0.2:color=white:t=fill",
+                                   "drawbox=x=iw*0.78:y=0:w=iw*0.22:h=ih*0.3:color=0xE03070:t=fill"])
+def test_clip_with_an_overlay_on_one_side_found(shared_videos, tmp_path, store, library, cover):
+    # A caption bar along the bottom (found only through the picture less its bottom fifth), a
+    # sticker in the top right corner.
+    out = tmp_path / "covered.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "3", "-t", "20", "-i", str(shared_videos / SOURCE),
+                    "-vf", cover, "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", str(out)],
+                   check=True)
+    found = match_clip(store, library, clip_vectors(str(out)))
+    assert found and found[0]["path"].endswith(SOURCE), found
+    assert abs(found[0]["source_start_s"] - (3.0 + found[0]["query_start_s"])) <= 1.0, found[0]
