@@ -227,14 +227,18 @@ def _zoom_matches(
     are aligned again through each window; no more searches of the index."""
     from vidsearch.crops import side_windows, zoom_windows
 
+    from vidsearch.embedders.copy import HFLIP
+
     frames = {vid: index.frames(vid) for vid in candidates}
     found = _window_matches(copy, zoom_windows(), frames, threshold)
+    # Mirrored and cropped: the mirrored clip is a window of the source (the windows are symmetric).
+    found += _window_matches(copy * HFLIP, zoom_windows(), frames, threshold, flipped=True)
     for part, window in zip(sides if sides is not None else [], side_windows()):
         found += _window_matches(part, [window], frames, threshold)
     return found
 
 
-def _window_matches(copy: np.ndarray, windows: list, frames: dict, threshold: float) -> list[tuple]:
+def _window_matches(copy: np.ndarray, windows: list, frames: dict, threshold: float, flipped: bool = False) -> list[tuple]:
     """Align the clip with each source of `frames` ({vid: (seconds, vectors)}) seen through each
     window; windows that compare the same coefficients are aligned together. The best per source."""
     from vidsearch.alignment import match_clip as align
@@ -252,7 +256,7 @@ def _window_matches(copy: np.ndarray, windows: list, frames: dict, threshold: fl
             if vid not in best or seg.score > best[vid][-1].score:
                 w = windows[i]
                 window = {"x": round(w.x0, 3), "width": round(w.width, 3), "y": round(w.y0, 3), "height": round(w.height, 3)}
-                best[vid] = (vid, False, None, window, seg)
+                best[vid] = (vid, flipped, None, window, seg)
     return list(best.values())
 
 

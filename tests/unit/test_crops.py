@@ -107,3 +107,13 @@ def test_clip_with_an_overlay_on_one_side_found(shared_videos, tmp_path, store, 
     found = match_clip(store, library, clip_vectors(str(out)))
     assert found and found[0]["path"].endswith(SOURCE), found
     assert abs(found[0]["source_start_s"] - (3.0 + found[0]["query_start_s"])) <= 1.0, found[0]
+
+
+def test_mirrored_and_cropped_clip_found(shared_videos, tmp_path, store, library):
+    out = tmp_path / "mirrored.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "3", "-t", "20", "-i", str(shared_videos / SOURCE),
+                    "-vf", "hflip,crop=iw*0.75:ih:0:0,scale=trunc(iw/2)*2:trunc(ih/2)*2,fps=10", "-an",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-crf", "32", str(out)], check=True)
+    found = match_clip(store, library, clip_vectors(str(out)))
+    assert found and found[0]["path"].endswith(SOURCE) and found[0]["flipped"], found
+    assert abs(found[0]["source_start_s"] - (3.0 + found[0]["query_start_s"])) <= 1.0, found[0]
