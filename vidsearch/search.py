@@ -27,6 +27,8 @@ INSET_DISCOUNT = 0.93
 CROP_PROBES = 4  # clip frames per crop window: 7 positions x 3 source shapes, 84 searches
 CROP_CANDIDATES = 3  # per source shape
 CROP_DISCOUNT = 0.93  # as for insets: 21 windows are as many chances of a chance alignment
+ZOOM_CANDIDATES = 3  # of the whole picture's best, aligned again through 52 windows each
+CROP_ASPECT = 1.05  # clips at most this wide (width / height) are looked for as vertical cuts
 
 
 def moments(store, vector: np.ndarray, k: int, filters: SearchFilters, group: bool, per_video: int = 3) -> list[dict]:
@@ -163,7 +165,9 @@ def match_clip(store, index, clip: ClipVectors, limit: int = 5, threshold: float
     threshold = MATCH_THRESHOLD if threshold is None else threshold
     found = [(vid, flipped, None, None, seg) for (vid, flipped), seg in align(copy, candidates, threshold=threshold)]
     found += _inset_matches(index, clip.insets, claimed={vid for vid, *_ in found}, threshold=threshold)
-    crops = _crop_matches(index, copy, clip.aspect, threshold) + _zoom_matches(index, copy, plain, clip.sides, threshold)
+    crops = _zoom_matches(index, copy, plain, clip.sides, threshold)
+    if clip.aspect <= CROP_ASPECT:  # landscape cuts of a wider film are zooms of its candidates
+        crops += _crop_matches(index, copy, clip.aspect, threshold)
     for crop in sorted(crops, key=lambda c: -c[-1].score):
         # A window that explains the clip better replaces what the whole picture found there.
         beaten = [f for f in found if f[0] == crop[0] and _overlap(f[-1], crop[-1]) and f[-1].score < crop[-1].score]
@@ -209,7 +213,7 @@ def _inset_matches(index, insets: np.ndarray, claimed: set[str], threshold: floa
                 framed[vid] = (source, seconds)
         for vid, seg in align(vectors, framed, threshold=threshold / INSET_DISCOUNT):
             seg = replace(seg, score=seg.score * INSET_DISCOUNT)
-            if vid not in best or seg.score > best[vid][3].score:
+            if vid not in best or seg.score > best[vid][-1].score:
                 best[vid] = (vid, False, corner, None, seg)
     return list(best.values())
 
@@ -229,7 +233,7 @@ def _zoom_matches(
 
     from vidsearch.embedders.copy import HFLIP
 
-    frames = {vid: index.frames(vid) for vid in candidates}
+    frames = {vid: index.frames(vid) for vid in candidates[:ZOOM_CANDIDATES]}
     found = _window_matches(copy, zoom_windows(), frames, threshold)
     # Mirrored and cropped: the mirrored clip is a window of the source (the windows are symmetric).
     found += _window_matches(copy * HFLIP, zoom_windows(), frames, threshold, flipped=True)

@@ -117,3 +117,13 @@ def test_mirrored_and_cropped_clip_found(shared_videos, tmp_path, store, library
     found = match_clip(store, library, clip_vectors(str(out)))
     assert found and found[0]["path"].endswith(SOURCE) and found[0]["flipped"], found
     assert abs(found[0]["source_start_s"] - (3.0 + found[0]["query_start_s"])) <= 1.0, found[0]
+
+
+def test_picture_in_picture_over_other_footage_found_in_its_corner(shared_videos, tmp_path, store, library):
+    out = tmp_path / "pip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-stream_loop", "-1", "-i", str(shared_videos / "tractor_field_vp9.webm"),
+                    "-ss", "3", "-t", "9", "-i", str(shared_videos / SOURCE), "-filter_complex",
+                    "[0:v]scale=1280:720,setsar=1[bg];[1:v]scale=640:-2[fg];[bg][fg]overlay=W-w-16:16:shortest=1",
+                    "-t", "9", "-an", "-c:v", "libx264", "-preset", "ultrafast", str(out)], check=True)
+    found = match_clip(store, library, clip_vectors(str(out)))
+    assert found and found[0]["path"].endswith(SOURCE) and found[0]["inset"] == "top_right", found
