@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from vidsearch.clips import ClipVectors
 
 CANDIDATE_PROBES = 16  # clip frames per variant that look for candidate videos
-INSET_PROBES = 6  # per inset window: twelve windows, so the library is searched 104 times per clip
+INSET_PROBES = 6  # per inset window: sixteen windows, so the library is searched 128 times per clip
 INSET_CANDIDATES = 3  # per inset window: an inset that is a copy puts its source first
-# Twelve inset windows are twelve more chances for a chance alignment: their scores are discounted
+# Sixteen inset windows are sixteen more chances for a chance alignment: their scores are discounted
 # so that the one threshold (alignment.MATCH_THRESHOLD) holds for them too. On the evaluation
 # corpus true insets scored 0.77-0.90 before the discount, chance ones at most 0.74.
 INSET_DISCOUNT = 0.93

@@ -127,3 +127,15 @@ def test_picture_in_picture_over_other_footage_found_in_its_corner(shared_videos
                     "-t", "9", "-an", "-c:v", "libx264", "-preset", "ultrafast", str(out)], check=True)
     found = match_clip(store, library, clip_vectors(str(out)))
     assert found and found[0]["path"].endswith(SOURCE) and found[0]["inset"] == "top_right", found
+
+
+@pytest.mark.parametrize("stack", ["hstack", "vstack"])
+def test_side_by_side_or_stacked_with_other_footage_found(shared_videos, tmp_path, store, library, stack):
+    out = tmp_path / "stacked.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "3", "-t", "9", "-i", str(shared_videos / SOURCE),
+                    "-stream_loop", "-1", "-i", str(shared_videos / "tractor_field_vp9.webm"), "-filter_complex",
+                    f"[0:v]scale=640:360,setsar=1,fps=25[a];[1:v]scale=640:360,setsar=1,fps=25[b];[b][a]{stack}=2",
+                    "-t", "9", "-an", "-c:v", "libx264", "-preset", "ultrafast", str(out)], check=True)
+    found = match_clip(store, library, clip_vectors(str(out)))
+    assert found and found[0]["path"].endswith(SOURCE), found
+    assert found[0]["inset"] == ("right" if stack == "hstack" else "bottom"), found[0]

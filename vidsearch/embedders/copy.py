@@ -172,23 +172,32 @@ def copy_descriptors(images: list[np.ndarray] | np.ndarray) -> np.ndarray:
 
 
 # Where a picture-in-picture inset sits: in a corner, half the frame's width wide, as tall as its
-# source's shape makes it (16:9, 4:3 or 2.39:1). Each such window is described on its own.
+# source's shape makes it (16:9, 4:3 or 2.39:1); or a half of the frame, where two videos were put
+# side by side or one above the other. Each such window is described on its own.
 CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 INSET_ASPECTS = (16 / 9, 4 / 3, 2.39)
-INSET_WINDOWS = tuple((corner, aspect) for corner in CORNERS for aspect in INSET_ASPECTS)
+HALVES = ("left", "right", "top", "bottom")
+INSET_WINDOWS = tuple((corner, aspect) for corner in CORNERS for aspect in INSET_ASPECTS) + tuple(
+    (half, None) for half in HALVES
+)
 
 
 def inset_descriptors(image: np.ndarray, margin: float = 0.05) -> np.ndarray:
-    """Copy vectors of the inset windows of a frame (len(INSET_WINDOWS) x DIM). Each window loses
-    `margin` on every side: insets sit a little off the frame's edge, and a strip of the picture
-    around them would weigh more in the descriptor than the inset's own thin rim does."""
+    """Copy vectors of the inset windows of a frame (len(INSET_WINDOWS) x DIM). Each corner window
+    loses `margin` on every side: insets sit a little off the frame's edge, and a strip of the
+    picture around them would weigh more in the descriptor than the inset's own thin rim does."""
     h, w = image.shape[:2]
-    width = w // 2
     out = np.empty((len(INSET_WINDOWS), DIM), dtype=np.float32)
-    for i, (corner, aspect) in enumerate(INSET_WINDOWS):
+    for i, (where, aspect) in enumerate(INSET_WINDOWS):
+        if aspect is None:  # a half, edge to edge
+            top, height = (h - h // 2, h // 2) if where == "bottom" else (0, h // 2 if where == "top" else h)
+            left, width = (w - w // 2, w // 2) if where == "right" else (0, w // 2 if where == "left" else w)
+            out[i] = copy_descriptor(np.ascontiguousarray(image[top : top + height, left : left + width]))
+            continue
+        width = w // 2
         height = min(h, max(2, round(width / aspect)))
-        top = 0 if corner.startswith("top") else h - height
-        left = 0 if corner.endswith("left") else w - width
+        top = 0 if where.startswith("top") else h - height
+        left = 0 if where.endswith("left") else w - width
         dy, dx = int(margin * height), int(margin * width)
         window = image[top + dy : top + height - dy, left + dx : left + width - dx]
         out[i] = copy_descriptor(np.ascontiguousarray(window))
