@@ -146,20 +146,19 @@ def vote_weights(sim: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> np.nd
     return contrast / np.maximum(ties, 1)
 
 
-def vote_offsets(
-    sim: np.ndarray, weights: np.ndarray, params: AlignParams = DEFAULT_PARAMS, speed: float = 1.0
-) -> np.ndarray:
-    """Hough votes per offset of the line j = offset + speed * i (source index j, query index i);
-    entry k is offset k - shift(m, speed), see `_shift`.
-
-    Each query frame votes for the offsets of its top_k source frames that pass vote_floor, in
-    proportion to similarity times its weight.
-    """
-    m, n = sim.shape
-    k = min(params.top_k, n)
+def top_votes(sim: np.ndarray, weights: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> tuple[np.ndarray, np.ndarray]:
+    """(source index, vote) of each query frame's top_k source frames (m x k each): a frame votes
+    for those that pass vote_floor, in proportion to similarity times its weight."""
+    k = min(params.top_k, sim.shape[1])
     top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
     vals = np.take_along_axis(sim, top, axis=1)
-    votes = np.where(vals >= params.vote_floor, vals, 0.0) * weights[:, None]
+    return top, np.where(vals >= params.vote_floor, vals, 0.0) * weights[:, None]
+
+
+def vote_offsets(top: np.ndarray, votes: np.ndarray, n: int, speed: float = 1.0) -> np.ndarray:
+    """Hough votes per offset of the line j = offset + speed * i (source index j, query index i)
+    from `top_votes`; entry k is offset k - shift(m, speed), see `_shift`."""
+    m = len(top)
     offsets = top - np.rint(speed * np.arange(m))[:, None].astype(int) + _shift(m, speed)
     return np.bincount(offsets.ravel(), weights=votes.ravel(), minlength=n + _shift(m, speed))
 
@@ -438,10 +437,10 @@ def _diagonals(
     query: np.ndarray, source: np.ndarray, informative: np.ndarray, params: AlignParams
 ) -> list[_Diagonal]:
     sim = query @ source.T
-    weights = vote_weights(sim, params) * informative
+    top, top_vote = top_votes(sim, vote_weights(sim, params) * informative, params)
     walks = []
     for i, speed in enumerate(params.speeds):
-        votes = vote_offsets(sim, weights, params, speed)
+        votes = vote_offsets(top, top_vote, sim.shape[1], speed)
         most = params.max_peaks if i == 0 else params.max_peaks_other_speeds
         walks += [walk_diagonal(sim, o, speed) for o in peak_offsets(votes, len(query), params, speed, most)]
     # A diagonal without min_frames strong frames can hold no run: drop it before the greedy

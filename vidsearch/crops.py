@@ -70,16 +70,20 @@ def windows_for(clip_aspect: float) -> dict[float, list[WindowMap]]:
 
 # Crops that keep a landscape shape: a zoom (both sides cut alike) or one side cut, by up to 30 %.
 ZOOMS = ((0.85, 0.85), (0.75, 0.75), (0.75, 1.0), (1.0, 0.75))
-ZOOM_POSITIONS = 3  # per side that is cut: at either end and centred
+ZOOM_POSITIONS = 3  # along a side that is cut: at either end and centred
 
 
 def zoom_windows() -> list[WindowMap]:
-    """Windows a landscape clip may have been cut as: each of ZOOMS at each position."""
+    """Windows a landscape clip may have been cut as: each of ZOOMS at its positions (a zoom
+    cut on both axes sits in a corner or the centre)."""
     out = []
     for width, height in ZOOMS:
-        xs = np.linspace(0, 1 - width, ZOOM_POSITIONS) if width < 1 else [0.0]
-        ys = np.linspace(0, 1 - height, ZOOM_POSITIONS) if height < 1 else [0.0]
-        out += [_window(round(float(x), 4), width, round(float(y), 4), height) for x in xs for y in ys]
+        xs = np.linspace(0, 1 - width, ZOOM_POSITIONS) if width < 1 else np.zeros(1)
+        ys = np.linspace(0, 1 - height, ZOOM_POSITIONS) if height < 1 else np.zeros(1)
+        at = [(x, y) for x in xs for y in ys]
+        if width < 1 and height < 1:
+            at = [(x, y) for x, y in at if (x in (xs[0], xs[-1])) == (y in (ys[0], ys[-1]))]
+        out += [_window(round(float(x), 4), width, round(float(y), 4), height) for x, y in at]
     return out
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vidsearch.alignment import AlignParams
 from vidsearch.filters import SearchFilters
 from vidsearch.fingerprints import AudioFingerprint
 from vidsearch.store.base import FrameHit
@@ -27,7 +28,11 @@ INSET_DISCOUNT = 0.93
 CROP_PROBES = 4  # clip frames per crop window: 7 positions x 3 source shapes, 84 searches
 CROP_CANDIDATES = 3  # per source shape
 CROP_DISCOUNT = 0.93  # as for insets: 21 windows are as many chances of a chance alignment
-ZOOM_CANDIDATES = 3  # of the whole picture's best, aligned again through 52 windows each
+ZOOM_CANDIDATES = 3  # of the whole picture's best, aligned again through 20 windows each
+# Windows are aligned at the source's speed only: a clip both cut and re-timed is rare, and each
+# window costs as much as a candidate of the whole picture.
+WINDOW_ALIGNMENT = AlignParams(speeds=(1.0,))
+INSET_ALIGNMENT = WINDOW_ALIGNMENT
 CROP_ASPECT = 1.05  # clips at most this wide (width / height) are looked for as vertical cuts
 
 
@@ -205,13 +210,14 @@ def _inset_matches(index, insets: np.ndarray, claimed: set[str], threshold: floa
     from vidsearch.embedders.copy import INSET_WINDOWS
 
     best: dict[str, tuple] = {}
-    for (corner, _), vectors in zip(INSET_WINDOWS, insets):
+    found = index.candidates_of([_spread(vectors, INSET_PROBES) for vectors in insets], limit=INSET_CANDIDATES)
+    for (corner, _), vectors, candidates in zip(INSET_WINDOWS, insets, found):
         framed = {}
-        for vid in index.candidates(_spread(vectors, INSET_PROBES), limit=INSET_CANDIDATES):
+        for vid in candidates:
             if vid not in claimed:
                 seconds, source = index.frames(vid)
                 framed[vid] = (source, seconds)
-        for vid, seg in align(vectors, framed, threshold=threshold / INSET_DISCOUNT):
+        for vid, seg in align(vectors, framed, threshold=threshold / INSET_DISCOUNT, params=INSET_ALIGNMENT):
             seg = replace(seg, score=seg.score * INSET_DISCOUNT)
             if vid not in best or seg.score > best[vid][-1].score:
                 best[vid] = (vid, False, corner, None, seg)
@@ -230,13 +236,15 @@ def _zoom_matches(
     may cover (`sides`: the clip's own vectors of those parts): the whole picture's candidates
     are aligned again through each window; no more searches of the index."""
     from vidsearch.crops import side_windows, zoom_windows
-
     from vidsearch.embedders.copy import HFLIP
 
-    frames = {vid: index.frames(vid) for vid in candidates[:ZOOM_CANDIDATES]}
-    found = _window_matches(copy, zoom_windows(), frames, threshold)
-    # Mirrored and cropped: the mirrored clip is a window of the source (the windows are symmetric).
-    found += _window_matches(copy * HFLIP, zoom_windows(), frames, threshold, flipped=True)
+    frames = {vid: index.frames(vid) for vid in candidates}
+    best = {vid: frames[vid] for vid in candidates[:ZOOM_CANDIDATES]}
+    found = _window_matches(copy, zoom_windows(), best, threshold)
+    # Mirrored and cropped: the mirrored clip is a window of the source (the windows are
+    # symmetric). Rarer, so looked for in the best candidate only.
+    found += _window_matches(copy * HFLIP, zoom_windows(), dict(list(best.items())[:1]), threshold, flipped=True)
+    # An overlay drags the whole picture's vote down: every candidate is seen less each side.
     for part, window in zip(sides if sides is not None else [], side_windows()):
         found += _window_matches(part, [window], frames, threshold)
     return found
@@ -255,7 +263,8 @@ def _window_matches(copy: np.ndarray, windows: list, frames: dict, threshold: fl
         framed = {
             (vid, i): (windows[i].source(vectors), seconds) for vid, (seconds, vectors) in frames.items() for i in members
         }
-        for (vid, i), seg in align(windows[members[0]].clip(copy), framed, threshold=threshold / CROP_DISCOUNT):
+        clip = windows[members[0]].clip(copy)
+        for (vid, i), seg in align(clip, framed, threshold=threshold / CROP_DISCOUNT, params=WINDOW_ALIGNMENT):
             seg = replace(seg, score=seg.score * CROP_DISCOUNT)
             if vid not in best or seg.score > best[vid][-1].score:
                 w = windows[i]
@@ -270,11 +279,11 @@ def _crop_matches(index, copy: np.ndarray, aspect: float, threshold: float) -> l
     which are then aligned through every window."""
     from vidsearch.crops import windows_for
 
+    shapes = list(windows_for(aspect).values())
+    probes = [np.vstack([w.probe(_spread(copy, CROP_PROBES)) for w in windows]) for windows in shapes]
     found = []
-    for windows in windows_for(aspect).values():
-        probes = np.vstack([w.probe(_spread(copy, CROP_PROBES)) for w in windows])
-        frames = {vid: index.frames(vid) for vid in index.candidates(probes, limit=CROP_CANDIDATES)}
-        found += _window_matches(copy, windows, frames, threshold)
+    for windows, candidates in zip(shapes, index.candidates_of(probes, limit=CROP_CANDIDATES)):
+        found += _window_matches(copy, windows, {vid: index.frames(vid) for vid in candidates}, threshold)
     return found
 
 
