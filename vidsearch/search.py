@@ -162,15 +162,14 @@ def match_clip(store, index, clip: ClipVectors, limit: int = 5, threshold: float
         return []
     candidates = {}
     probe = _spread(copy)
-    plain = index.candidates(np.vstack([probe, probe * HFLIP]))
-    for vid in plain:
-        source_seconds, vectors = index.frames(vid)
+    plain = {vid: index.frames(vid) for vid in index.candidates(np.vstack([probe, probe * HFLIP]))}
+    for vid, (source_seconds, vectors) in plain.items():
         candidates[(vid, False)] = (vectors, source_seconds)
         candidates[(vid, True)] = (vectors * HFLIP, source_seconds)
     threshold = MATCH_THRESHOLD if threshold is None else threshold
     found = [(vid, flipped, None, None, seg) for (vid, flipped), seg in align(copy, candidates, threshold=threshold)]
     found += _inset_matches(index, clip.insets, claimed={vid for vid, *_ in found}, threshold=threshold)
-    crops = _zoom_matches(index, copy, plain, clip.sides, threshold)
+    crops = _zoom_matches(copy, plain, clip.sides, threshold)
     if clip.aspect <= CROP_ASPECT:  # landscape cuts of a wider film are zooms of its candidates
         crops += _crop_matches(index, copy, clip.aspect, threshold)
     for crop in sorted(crops, key=lambda c: -c[-1].score):
@@ -228,18 +227,16 @@ def _overlap(a, b) -> bool:
     return min(a.query_end_s, b.query_end_s) > max(a.query_start_s, b.query_start_s)
 
 
-def _zoom_matches(
-    index, copy: np.ndarray, candidates: list[str], sides: np.ndarray | None, threshold: float
-) -> list[tuple]:
+def _zoom_matches(copy: np.ndarray, frames: dict, sides: np.ndarray | None, threshold: float) -> list[tuple]:
     """The best match per candidate of the whole picture as a window of it that keeps a
     landscape shape (zoomed in, or cut on one side), and of the picture less the side an overlay
     may cover (`sides`: the clip's own vectors of those parts): the whole picture's candidates
-    are aligned again through each window; no more searches of the index."""
+    (`frames`, {vid: (seconds, vectors)}, best first) are aligned again through each window; no
+    more searches of the index, nor reads of it."""
     from vidsearch.crops import side_windows, zoom_windows
     from vidsearch.embedders.copy import HFLIP
 
-    frames = {vid: index.frames(vid) for vid in candidates}
-    best = {vid: frames[vid] for vid in candidates[:ZOOM_CANDIDATES]}
+    best = dict(list(frames.items())[:ZOOM_CANDIDATES])  # the whole picture's, best first
     found = _window_matches(copy, zoom_windows(), best, threshold)
     # Mirrored and cropped: the mirrored clip is a window of the source (the windows are
     # symmetric). Rarer, so looked for in the best candidate only.
