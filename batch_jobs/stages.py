@@ -8,7 +8,7 @@ import numpy as np
 
 from vidsearch.config import Settings
 from vidsearch.embedders.semantic import SemanticEmbedder
-from vidsearch.frame_batches import Segment, segment_batches
+from vidsearch.frame_batches import VideoPart, segment_batches
 from vidsearch.media.files import checksum, local_copy, read_head, sniff_container
 from vidsearch.media.probe import MediaError, VideoMetadata, probe
 
@@ -37,7 +37,7 @@ def decode_segments(batch: dict[str, np.ndarray], settings: Settings, image_size
     """One input row per segment of a video; yields its frame batches as they are decoded."""
     for i in range(len(batch["video_id"])):
         meta = VideoMetadata.model_validate_json(batch["metadata"][i])
-        seg = Segment(str(batch["video_id"][i]), str(batch["path"][i]), meta, int(batch["first"][i]), int(batch["end"][i]))
+        seg = VideoPart(str(batch["video_id"][i]), str(batch["path"][i]), meta, int(batch["first"][i]), int(batch["end"][i]))
         yield from segment_batches(seg, settings, image_size)
 
 

@@ -276,7 +276,7 @@ def offset_votes(
     return voted, np.bincount(which, np.concatenate(weights), minlength=len(voted))
 
 
-def peak_offsets(
+def strongest_offsets(
     offsets: np.ndarray, votes: np.ndarray, count: int, separation: int = 3
 ) -> np.ndarray:
     """The `count` best-voted offsets, neighbours' votes added, at least `separation` apart."""
@@ -416,7 +416,7 @@ def locate(
     min_items = min(math.ceil(min_run_s / ITEM_SECONDS), most)
     window = max(1, min(round(smooth_s / ITEM_SECONDS), shorter))
     best: AudioMatch | None = None
-    for peak in peak_offsets(*offset_votes(query, source), candidates):
+    for peak in strongest_offsets(*offset_votes(query, source), candidates):
         offset = sharpest_offset(query, source, int(peak), window, max_ber)
         if offset is None:
             continue

@@ -41,7 +41,9 @@ class VideoTask:
 
 
 @dataclass(frozen=True)
-class Segment:
+class VideoPart:
+    """Samples first..end-1 of one video: what one decode task reads."""
+
     video_id: str
     path: str
     metadata: VideoMetadata
@@ -57,16 +59,16 @@ def frame_count(meta: VideoMetadata, fps: float) -> int:
     return len(sample_times(meta.duration_s, fps))
 
 
-def segments(task: VideoTask, fps: float, segment_s: float) -> list[Segment]:
+def segments(task: VideoTask, fps: float, segment_s: float) -> list[VideoPart]:
     total = frame_count(task.metadata, fps)
     step = max(1, round(segment_s * fps))
     return [
-        Segment(task.video_id, task.path, task.metadata, lo, min(lo + step, total))
+        VideoPart(task.video_id, task.path, task.metadata, lo, min(lo + step, total))
         for lo in range(0, total, step)
     ]
 
 
-def segment_batches(seg: Segment, settings: Settings, image_size: int | None, rows: int = 32) -> Iterator[Batch]:
+def segment_batches(seg: VideoPart, settings: Settings, image_size: int | None, rows: int = 32) -> Iterator[Batch]:
     """Decode one segment into row batches of at most `rows` frames (bounded memory)."""
     sampling = settings.sampling
     # Scene filtering restarts per segment: at worst one extra semantic vector per segment.
