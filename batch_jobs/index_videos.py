@@ -166,6 +166,7 @@ def apply_plan(plan, store, thumbnails, summary: IndexSummary) -> None:
         summary.failed.append({"path": item.path, "reason": item.error})
     for record in plan.records:
         store.delete_frames(record.video_id)  # leftovers of an interrupted or outdated run
+        thumbnails.delete(record.video_id)  # ...and their thumbnails, maybe at another rate
         store.delete_texts(record.video_id)  # its text is read again after its frames
         store.put_video(record)
     summary.skipped, summary.moved, summary.removed = len(plan.skipped), len(plan.moved), len(plan.stale)

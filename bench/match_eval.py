@@ -145,7 +145,7 @@ class Outcome:
 
 def evaluate(store, index, query: Query, fps: float) -> Outcome:
     from vidsearch.clips import clip_fingerprint, clip_vectors
-    from vidsearch.search import match_clip, verify_audio
+    from vidsearch.matching import match_clip, verify_audio
 
     started = time.perf_counter()
     clip = clip_vectors(str(query.file), fps=fps)
@@ -182,14 +182,14 @@ AUDIBLE: set[str] = set()
 def same_content(videos: list[Path], fps: float) -> dict[str, dict[str, float]]:
     """Pairs of corpus videos that are copies of each other over at least half the shorter one,
     found by aligning every video, whole, against all the others."""
-    from vidsearch.alignment import match_clip
+    from vidsearch.alignment import align_candidates
     from vidsearch.clips import clip_vectors
 
     vectors = {p.name: clip_vectors(str(p), fps=fps) for p in videos}
     found: dict[str, dict[str, float]] = {name: {} for name in vectors}
     for name, clip in vectors.items():
         others = {o: (v.copy, v.seconds) for o, v in vectors.items() if o != name}
-        for other, seg in match_clip(clip.copy, others):
+        for other, seg in align_candidates(clip.copy, others):
             shorter = min(clip.metadata.duration_s, vectors[other].metadata.duration_s)
             if seg.query_end_s - seg.query_start_s >= 0.5 * shorter:
                 offset = seg.source_start_s - seg.query_start_s

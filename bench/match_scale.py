@@ -67,7 +67,7 @@ def main() -> None:
     from vidsearch.clips import clip_fingerprint, clip_vectors
     from vidsearch.config import Settings
     from vidsearch.copy_index import CopyIndex
-    from vidsearch.search import match_clip, verify_audio
+    from vidsearch.matching import match_clip, verify_audio
     from vidsearch.store import open_store
 
     rng, np_rng = random.Random(args.seed), np.random.default_rng(args.seed)

@@ -146,7 +146,7 @@ class InProcessChain:
 
     def match(self, data: bytes) -> list[dict]:
         from vidsearch.clips import clip_file, clip_fingerprint, clip_vectors
-        from vidsearch.search import match_clip, verify_audio
+        from vidsearch.matching import match_clip, verify_audio
 
         with clip_file(data) as path:
             clip = clip_vectors(path, fps=self.settings.sampling.fps, max_side=self.settings.sampling.max_side)

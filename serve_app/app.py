@@ -256,8 +256,8 @@ class Api:
 
     @api.get("/videos/{video_id}/thumbnail")
     async def thumbnail(self, video_id: str, t: Annotated[float, Query(ge=0)] = 0.0) -> FileResponse:
-        self._record(video_id)
-        path = self.thumbnails.at(video_id, t)
+        record = self._record(video_id)
+        path = self.thumbnails.at(video_id, t, record.sampling_fps)
         if path is None:
             raise UserError(404, f"no thumbnail at {t:.1f} s of video {video_id}")
         return FileResponse(path, media_type="image/jpeg")

@@ -98,7 +98,7 @@ class Reranker:
         return transcript(self.store, video_id, kind, q)
 
     def match(self, clip, k: int) -> list[dict]:
-        from vidsearch.search import match_clip
+        from vidsearch.matching import match_clip
 
         self.copy_index.sync(self.store)  # picks up videos indexed since the last request
         return match_clip(self.store, self.copy_index, clip, limit=k)
@@ -116,7 +116,7 @@ class AudioVerifier:
 
     def verify(self, data: bytes, matches: list[dict]) -> list[dict]:
         from vidsearch.clips import clip_file, clip_fingerprint
-        from vidsearch.search import verify_audio
+        from vidsearch.matching import verify_audio
 
         if not matches:
             return matches

@@ -2,7 +2,7 @@
 
 The inputs are frame vectors sampled at the same rate (`fps`, 1 by default) from the query and
 from each candidate source: copy descriptors (vidsearch.embedders.copy), unit length. Query frame
-i is taken to be at i / fps in the clip; source frames may carry their own timestamps. A copied
+i is at i / fps in the clip unless its times are given; source frames may carry theirs. A copied
 clip is a diagonal in the similarity matrix Q @ S.T: query frame i looks like source frame
 i + offset. Single frames prove nothing (many frames look alike), so only runs along a diagonal
 count.
@@ -369,7 +369,7 @@ def resolve(
     return sorted(merged, key=lambda r: -r.score)
 
 
-def _to_segment(run: _Run, seconds: np.ndarray, fps: float, params: AlignParams) -> Segment:
+def _to_segment(run: _Run, seconds: np.ndarray, query_seconds: np.ndarray, fps: float, params: AlignParams) -> Segment:
     diag, rows = run.diagonal, np.arange(run.first, run.last + 1)
     matched = rows[diag.sims[rows] >= params.weak]
     speed, start, last = _line_through(diag, matched, run.first, run.last)
@@ -377,8 +377,8 @@ def _to_segment(run: _Run, seconds: np.ndarray, fps: float, params: AlignParams)
     source_start = float(np.interp(start, index, seconds))
     source_last = float(np.interp(last, index, seconds))
     return Segment(
-        query_start_s=run.first / fps,
-        query_end_s=(run.last + 1) / fps,
+        query_start_s=float(query_seconds[run.first]),
+        query_end_s=float(query_seconds[run.last]) + 1 / fps,
         source_start_s=round(source_start, 3),
         source_end_s=round(source_last + speed / fps, 3),
         score=round(run.score, 4),
@@ -427,11 +427,12 @@ def _line_through(diag: _Diagonal, matched: np.ndarray, first: int, last: int) -
 
 
 def _source_seconds(seconds: np.ndarray | None, n: int, fps: float) -> np.ndarray:
+    """Frame times: the given ones, or frame i at i / fps."""
     if seconds is None:
         return np.arange(n, dtype=np.float64) / fps
     seconds = np.asarray(seconds, dtype=np.float64)
     if seconds.shape != (n,):
-        raise ValueError(f"source seconds have shape {seconds.shape}, expected ({n},)")
+        raise ValueError(f"frame seconds have shape {seconds.shape}, expected ({n},)")
     return seconds
 
 
@@ -455,11 +456,12 @@ def _as_vectors(x: np.ndarray) -> np.ndarray:
     return np.atleast_2d(np.asarray(x, dtype=np.float32))
 
 
-def match_clip(
+def align_candidates(
     query: np.ndarray,
     candidates: Mapping[Hashable, tuple[np.ndarray, np.ndarray | None]],
     *,
     fps: float = 1.0,
+    query_seconds: np.ndarray | None = None,
     threshold: float = MATCH_THRESHOLD,
     null_vectors: np.ndarray | None = None,
     params: AlignParams = DEFAULT_PARAMS,
@@ -467,11 +469,14 @@ def match_clip(
     """Align the query (m x d) with every candidate {video_id: (vectors n x d, seconds or
     None)} and give each query second to at most one (video, segment); best score first.
 
+    Query and sources are sampled at `fps`; `query_seconds` are the query frames' own times
+    (i / fps when None), which the segments' query times are read from.
     null_vectors: frames that carry no information; None means the flat-frame copy descriptor.
     """
     query = _as_vectors(query)
     if query.size == 0:
         return []
+    query_seconds = _source_seconds(query_seconds, len(query), fps)
     if null_vectors is None:
         nulls = default_null_vectors(query.shape[1])
     else:
@@ -489,7 +494,7 @@ def match_clip(
     log.debug(
         "clip of %d frames: %d segments among %d candidates", len(query), len(runs), len(candidates)
     )
-    return [(run.key, _to_segment(run, seconds[run.key], fps, params)) for run in runs]
+    return [(run.key, _to_segment(run, seconds[run.key], query_seconds, fps, params)) for run in runs]
 
 
 def align(
@@ -498,6 +503,7 @@ def align(
     *,
     fps: float = 1.0,
     source_seconds: np.ndarray | None = None,
+    query_seconds: np.ndarray | None = None,
     threshold: float = MATCH_THRESHOLD,
     null_vectors: np.ndarray | None = None,
     params: AlignParams = DEFAULT_PARAMS,
@@ -505,7 +511,8 @@ def align(
     """Where the query (m x d) occurs in one source (n x d): segments best first, disjoint in
     query time, each scoring at least `threshold`."""
     candidates = {0: (source, source_seconds)}
-    matches = match_clip(
-        query, candidates, fps=fps, threshold=threshold, null_vectors=null_vectors, params=params
+    matches = align_candidates(
+        query, candidates, fps=fps, query_seconds=query_seconds, threshold=threshold, null_vectors=null_vectors,
+        params=params,
     )
     return [segment for _, segment in matches]

@@ -25,6 +25,7 @@ class ClipVectors:
     insets: np.ndarray  # (len(INSET_WINDOWS), m, 63) float32: where an inset may sit, per frame
     metadata: VideoMetadata
     sides: np.ndarray | None = None  # (len(crops.SIDES), m, 63): the frame less a side an overlay may cover
+    fps: float = 1.0  # the rate `seconds` were sampled at: the index's, so clip and sources align
 
     @property
     def aspect(self) -> float:
@@ -65,6 +66,7 @@ def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: 
         insets=np.array(insets, dtype=np.float32).reshape(len(copy), len(INSET_WINDOWS), DIM).transpose(1, 0, 2),
         metadata=meta,
         sides=np.array(sides, dtype=np.float32).reshape(len(copy), len(SIDES), DIM).transpose(1, 0, 2),
+        fps=fps,
     )
 
 

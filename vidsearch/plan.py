@@ -66,7 +66,7 @@ def make_plan(inspected: list[Inspected], store, semantic_model: str | None, fps
             continue
         claimed[vid] = item.path
         existing = store.get_video(vid)
-        if existing and _is_done(existing, semantic_model):
+        if existing and _is_done(existing, semantic_model, fps):
             if existing.path == item.path:
                 plan.skipped.append((item.path, "unchanged"))
             elif not path_exists(existing.path):
@@ -91,11 +91,13 @@ def make_plan(inspected: list[Inspected], store, semantic_model: str | None, fps
     return plan
 
 
-def _is_done(record: VideoRecord, semantic_model: str | None) -> bool:
+def _is_done(record: VideoRecord, semantic_model: str | None, fps: float) -> bool:
     # A video indexed while the model was missing gets its semantic vectors once the model is here;
-    # one whose copy vectors an older descriptor made gets them made again.
+    # one whose copy vectors an older descriptor made gets them made again; one sampled at another
+    # rate is sampled again, so that clips (read at the current rate) and sources align.
     return (
         record.status == "complete"
         and record.copy_descriptor == COPY_VERSION
+        and (record.sampling_fps or 1.0) == fps
         and (semantic_model is None or record.semantic_model == semantic_model)
     )

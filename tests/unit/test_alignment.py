@@ -15,7 +15,7 @@ from vidsearch.alignment import (
     Segment,
     align,
     default_null_vectors,
-    match_clip,
+    align_candidates,
     vote_weights,
 )
 from vidsearch.embedders.copy import DIM, copy_descriptors
@@ -108,7 +108,7 @@ def assert_found_at(segment: Segment, cut_at: float, query_end: float) -> None:
 def test_reencoded_clip_is_found_where_it_was_cut(shared_videos, work, library, name):
     clip = cut(shared_videos / f"{TEARS}.webm", work / f"{name}.mp4", 23.4, 20, *REENCODINGS[name])
     query, _ = vectors(clip)
-    segment = only(match_clip(query, library), TEARS)
+    segment = only(align_candidates(query, library), TEARS)
     assert_found_at(segment, 23.4, query_end=20.0)
     assert segment.matched_frames >= 15
     # Against the source alone, the same answer.
@@ -123,7 +123,7 @@ def test_sped_up_or_slowed_clip_spans_the_source_it_plays(shared_videos, work, l
     clip = cut(shared_videos / f"{TEARS}.webm", work / f"speed_{speed}.mp4", 23.4, 16,
                "-vf", f"setpts=PTS/{speed},scale=-2:360")
     query, _ = vectors(clip)
-    segment = only(match_clip(query, library), TEARS)
+    segment = only(align_candidates(query, library), TEARS)
     assert segment.speed == pytest.approx(speed, abs=0.03)
     assert abs(segment.source_start_s - (23.4 + speed * segment.query_start_s)) <= 1.0, segment
     source_span = segment.source_end_s - segment.source_start_s
@@ -135,13 +135,13 @@ def test_sped_up_or_slowed_clip_spans_the_source_it_plays(shared_videos, work, l
 def test_clip_at_its_own_speed_reports_speed_one(shared_videos, work, library, rate):
     clip = cut(shared_videos / f"{TEARS}.webm", work / f"speed_1_{rate}.mp4", 23.4, 16, "-r", rate, *SMALL)
     query, _ = vectors(clip)
-    assert only(match_clip(query, library), TEARS).speed == 1.0
+    assert only(align_candidates(query, library), TEARS).speed == 1.0
 
 
 def test_clip_spliced_from_two_sources_gives_one_segment_each(shared_videos, work, library):
     tears, bbb = shared_videos / f"{TEARS}.webm", shared_videos / f"{BBB}.mp4"
     query, _ = vectors(splice(tears, 10.5, bbb, 12.6, work / "two.mp4"))
-    matches = sorted(match_clip(query, library), key=lambda m: m[1].query_start_s)
+    matches = sorted(align_candidates(query, library), key=lambda m: m[1].query_start_s)
     assert [v for v, _ in matches] == [TEARS, BBB], matches
     (_, a), (_, b) = matches
     assert abs(a.query_start_s - 0) <= 1 and abs(a.query_end_s - 8) <= 1
@@ -180,9 +180,9 @@ def test_clip_from_elsewhere_matches_nothing(shared_videos, work, library, name,
     query, _ = vectors(clip)
     if name.startswith("bbb"):
         # The twin encode is the same film: it is found, and nothing once it is left out.
-        assert_found_at(only(match_clip(query, library), BBB), start, query_end=seconds)
+        assert_found_at(only(align_candidates(query, library), BBB), start, query_end=seconds)
         library = {k: v for k, v in library.items() if k != BBB}
-    assert match_clip(query, library) == []
+    assert align_candidates(query, library) == []
 
 
 def test_dark_clip_with_fade_to_black_matches_only_its_source(shared_videos, work, library):
@@ -192,21 +192,21 @@ def test_dark_clip_with_fade_to_black_matches_only_its_source(shared_videos, wor
     clip = cut(dark, work / "dark.mp4", 5.0, 12, "-vf", fade)
     query, _ = vectors(clip)
     assert len(query) == 12
-    segment = only(match_clip(query, library), "rock_climbing_portrait")
+    segment = only(align_candidates(query, library), "rock_climbing_portrait")
     assert_found_at(segment, 5.0, query_end=8.0)
     without_source = {k: v for k, v in library.items() if k != "rock_climbing_portrait"}
-    assert match_clip(query, without_source) == []
+    assert align_candidates(query, without_source) == []
 
 
 def test_black_frames_never_match_black_frames(shared_videos, work, library):
     head = "scale=-2:240,tpad=start_duration=5:color=black"
     clip = cut(shared_videos / f"{TEARS}.webm", work / "black_head.mp4", 3.0, 12, "-vf", head)
     query, _ = vectors(clip)
-    matches = match_clip(query, library)
+    matches = align_candidates(query, library)
     assert [v for v, _ in matches] == [TEARS], matches
     assert matches[0][1].query_start_s >= 4.0
     # Without the flat-frame vector as a null, the black stretches would align: the guard matters.
-    unguarded = match_clip(query, library, null_vectors=np.zeros((0, DIM), np.float32))
+    unguarded = align_candidates(query, library, null_vectors=np.zeros((0, DIM), np.float32))
     assert DECOY in [v for v, _ in unguarded]
 
 

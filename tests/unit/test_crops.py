@@ -12,7 +12,7 @@ from vidsearch.crops import windows_for
 from vidsearch.embedders.copy import copy_descriptor
 from vidsearch.media.frames import iter_frames
 from vidsearch.media.probe import probe
-from vidsearch.search import match_clip
+from vidsearch.matching import match_clip
 from vidsearch.store import ids
 from vidsearch.store.records import VideoRecord
 

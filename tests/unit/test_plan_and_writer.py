@@ -37,6 +37,8 @@ def test_plan_rules(tmp_path, store):
 
     again = make_plan([seen(a, "c1")], store, None, 1.0)
     assert again.to_index == [] and again.skipped == [(str(a), "unchanged")]
+    # Sampled at another rate than the one asked for now: sampled again.
+    assert [t.path for t in make_plan([seen(a, "c1")], store, None, 2.0).to_index] == [str(a)]
 
     moved = tmp_path / "moved.mp4"  # b's content at a new path while b is gone: a move
     assert make_plan([seen(moved, "c2")], store, None, 1.0).moved == [(ids.video_id("c2"), str(moved))]

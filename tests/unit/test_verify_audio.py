@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from vidsearch.fingerprints import fingerprint_audio
-from vidsearch.search import verify_audio
+from vidsearch.matching import verify_audio
 from vidsearch.store import ids
 from vidsearch.store.records import VideoRecord
 

@@ -35,9 +35,10 @@ class ThumbnailStore:
         tmp.write_bytes(jpeg)
         tmp.replace(target)  # readers never see half a file
 
-    def at(self, video_id: str, second: float) -> Path | None:
-        """The thumbnail of the sampled frame nearest to `second`, if it exists."""
-        target = self.path(video_id, max(0, round(second * self.fps)))
+    def at(self, video_id: str, second: float, fps: float | None = None) -> Path | None:
+        """The thumbnail of the sampled frame nearest to `second`, if it exists; `fps` is the rate
+        the video was sampled at (its record's), when that is not the current one."""
+        target = self.path(video_id, max(0, round(second * (fps or self.fps))))
         return target if target.exists() else None
 
     def delete(self, video_id: str) -> None:

@@ -1,0 +1,258 @@
+"""Clip matching: which indexed videos a clip was cut from, where, at what speed, through which
+window of their picture, and whether the audio agrees.
+
+Plain objects over the store and a synced CopyIndex; the Reranker and AudioVerifier deployments
+are shells around `match_clip` and `verify_audio`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from vidsearch.alignment import AlignParams
+from vidsearch.fingerprints import AudioFingerprint
+
+if TYPE_CHECKING:
+    from vidsearch.clips import ClipVectors
+
+CANDIDATE_PROBES = 16  # clip frames per variant that look for candidate videos
+INSET_PROBES = 6  # per inset window: sixteen windows, so the library is searched 128 times per clip
+INSET_CANDIDATES = 3  # per inset window: an inset that is a copy puts its source first
+# Sixteen inset windows are sixteen more chances for a chance alignment: their scores are discounted
+# so that the one threshold (alignment.MATCH_THRESHOLD) holds for them too. On the evaluation
+# corpus true insets scored 0.77-0.90 before the discount, chance ones at most 0.74.
+INSET_DISCOUNT = 0.93
+CROP_PROBES = 4  # clip frames per crop window: 7 positions x 3 source shapes, 84 searches
+CROP_CANDIDATES = 3  # per source shape
+CROP_DISCOUNT = 0.93  # as for insets: 21 windows are as many chances of a chance alignment
+ZOOM_CANDIDATES = 3  # of the whole picture's best, aligned again through 20 windows each
+# Windows are aligned at the source's speed only: a clip both cut and re-timed is rare, and each
+# window costs as much as a candidate of the whole picture.
+WINDOW_ALIGNMENT = AlignParams(speeds=(1.0,))
+INSET_ALIGNMENT = WINDOW_ALIGNMENT
+CROP_ASPECT = 1.05  # clips at most this wide (width / height) are looked for as vertical cuts
+
+
+def match_clip(store, index, clip: ClipVectors, limit: int = 5, threshold: float | None = None) -> list[dict]:
+    """Sources of a clip, by aligning its frame sequence (copy vectors at the index's sampling
+    rate) against the frames of each candidate video of `index` (a synced CopyIndex).
+
+    Only candidates are aligned, so the cost follows the clip and the number of candidates, not
+    the library's size. Each candidate is aligned as it is and mirrored (a flipped re-upload), in
+    one resolution, so a query second goes to whichever reading of whichever source explains it
+    best. Then each window of the clip's frames where an inset may sit (`clip.insets`, one m x d
+    sequence per window of INSET_WINDOWS) is aligned on its own against its candidates, for
+    sources shown as an inset (picture in picture) in another picture. A clip narrower than the
+    sources (a vertical re-post) is also looked for as a window cut out of them, and any clip as
+    a zoom or a one-sided cut of its candidates, or as their picture less a side an overlay
+    covers (vidsearch.crops).
+
+    `threshold`: the least score reported (alignment.MATCH_THRESHOLD unless given; evaluations
+    lower it to see every score).
+    """
+    from vidsearch.alignment import MATCH_THRESHOLD, align_candidates
+    from vidsearch.embedders.copy import HFLIP
+
+    copy = clip.copy
+    if not len(copy):
+        return []
+    # Every alignment reads the clip's own frame times: sampled at another rate than 1 fps, or
+    # starting late, its segments still say where in the clip they are.
+    align = partial(align_candidates, fps=clip.fps, query_seconds=clip.seconds)
+    candidates = {}
+    probe = _spread(copy)
+    plain = {vid: index.frames(vid) for vid in index.candidates(np.vstack([probe, probe * HFLIP]))}
+    for vid, (source_seconds, vectors) in plain.items():
+        candidates[(vid, False)] = (vectors, source_seconds)
+        candidates[(vid, True)] = (vectors * HFLIP, source_seconds)
+    threshold = MATCH_THRESHOLD if threshold is None else threshold
+    found = [(vid, flipped, None, None, seg) for (vid, flipped), seg in align(copy, candidates, threshold=threshold)]
+    found += _inset_matches(align, index, clip.insets, claimed={vid for vid, *_ in found}, threshold=threshold)
+    crops = _zoom_matches(align, copy, plain, clip.sides, threshold)
+    if clip.aspect <= CROP_ASPECT:  # landscape cuts of a wider film are zooms of its candidates
+        crops += _crop_matches(align, index, copy, clip.aspect, threshold)
+    for crop in sorted(crops, key=lambda c: -c[-1].score):
+        # A window that explains the clip better replaces what the whole picture found there.
+        beaten = [f for f in found if f[0] == crop[0] and _overlap(f[-1], crop[-1]) and f[-1].score < crop[-1].score]
+        if beaten or all(f[0] != crop[0] for f in found):
+            found = [f for f in found if f not in beaten] + [crop]
+    found.sort(key=lambda f: -f[-1].score)
+    records = {vid: store.get_video(vid) for vid in {f[0] for f in found}}
+    paths = {vid: r.path for vid, r in records.items() if r is not None}  # None: deleted meanwhile
+    return [
+        {
+            "video_id": vid,
+            "path": paths[vid],
+            "score": round(seg.score, 4),
+            "source_start_s": round(seg.source_start_s, 3),
+            "source_end_s": round(seg.source_end_s, 3),
+            "query_start_s": round(seg.query_start_s, 3),
+            "query_end_s": round(seg.query_end_s, 3),
+            "speed": seg.speed,  # source seconds per clip second: 1.25 for a clip sped up by a quarter
+            "visual_score": round(seg.score, 4),
+            "flipped": flipped,
+            "inset": inset_at,  # None: the whole picture; else the corner the source sits in
+            "crop": crop,  # None, or the window of the source the clip shows: {"x", "width", "y", "height"}
+            "evidence": "visual",  # "both" once the audio agrees (verify_audio)
+            "audio": None,
+        }
+        for vid, flipped, inset_at, crop, seg in found
+        if vid in paths
+    ][:limit]
+
+
+def _best_per_source(aligned, discount: float, describe) -> dict[str, tuple]:
+    """Of windowed alignments ((vid, window), segment), the best per source, its score discounted
+    (each window is one more chance of a chance alignment) and its window described."""
+    best: dict[str, tuple] = {}
+    for (vid, window), seg in aligned:
+        seg = replace(seg, score=seg.score * discount)
+        if vid not in best or seg.score > best[vid][-1].score:
+            best[vid] = (vid, *describe(window), seg)
+    return best
+
+
+def _inset_matches(align, index, insets: np.ndarray, claimed: set[str], threshold: float) -> list[tuple]:
+    """The best inset match per source not already found in the whole picture: each window of
+    INSET_WINDOWS aligned on its own against its few candidates, scores discounted."""
+    from vidsearch.embedders.copy import INSET_WINDOWS
+
+    best: dict[str, tuple] = {}
+    found = index.candidates_of([_spread(vectors, INSET_PROBES) for vectors in insets], limit=INSET_CANDIDATES)
+    for (corner, _), vectors, candidates in zip(INSET_WINDOWS, insets, found):
+        framed = {}
+        for vid in candidates:
+            if vid not in claimed:
+                seconds, source = index.frames(vid)
+                framed[vid, corner] = (source, seconds)
+        aligned = align(vectors, framed, threshold=threshold / INSET_DISCOUNT, params=INSET_ALIGNMENT)
+        for vid, match in _best_per_source(aligned, INSET_DISCOUNT, lambda at: (False, at, None)).items():
+            if vid not in best or match[-1].score > best[vid][-1].score:
+                best[vid] = match
+    return list(best.values())
+
+
+def _overlap(a, b) -> bool:
+    return min(a.query_end_s, b.query_end_s) > max(a.query_start_s, b.query_start_s)
+
+
+def _zoom_matches(align, copy: np.ndarray, frames: dict, sides: np.ndarray | None, threshold: float) -> list[tuple]:
+    """The best match per candidate of the whole picture as a window of it that keeps a
+    landscape shape (zoomed in, or cut on one side), and of the picture less the side an overlay
+    may cover (`sides`: the clip's own vectors of those parts): the whole picture's candidates
+    (`frames`, {vid: (seconds, vectors)}, best first) are aligned again through each window; no
+    more searches of the index, nor reads of it."""
+    from vidsearch.crops import side_windows, zoom_windows
+    from vidsearch.embedders.copy import HFLIP
+
+    best = dict(list(frames.items())[:ZOOM_CANDIDATES])  # the whole picture's, best first
+    found = _window_matches(align, copy, zoom_windows(), best, threshold)
+    # Mirrored and cropped: the mirrored clip is a window of the source (the windows are
+    # symmetric). Rarer, so looked for in the best candidate only.
+    found += _window_matches(align, copy * HFLIP, zoom_windows(), dict(list(best.items())[:1]), threshold, flipped=True)
+    # An overlay drags the whole picture's vote down: every candidate is seen less each side.
+    for part, window in zip(sides if sides is not None else [], side_windows()):
+        found += _window_matches(align, part, [window], frames, threshold)
+    return found
+
+
+def _window_matches(
+    align, copy: np.ndarray, windows: list, frames: dict, threshold: float, flipped: bool = False
+) -> list[tuple]:
+    """Align the clip with each source of `frames` ({vid: (seconds, vectors)}) seen through each
+    window; windows that compare the same coefficients are aligned together. The best per source."""
+
+    def describe(i: int) -> tuple:
+        w = windows[i]
+        return flipped, None, {"x": round(w.x0, 3), "width": round(w.width, 3), "y": round(w.y0, 3), "height": round(w.height, 3)}
+
+    best: dict[str, tuple] = {}
+    groups: dict[bytes, list[int]] = {}
+    for i, w in enumerate(windows):
+        groups.setdefault(w.keep.tobytes(), []).append(i)
+    for members in groups.values():
+        framed = {
+            (vid, i): (windows[i].source(vectors), seconds) for vid, (seconds, vectors) in frames.items() for i in members
+        }
+        clip = windows[members[0]].clip(copy)
+        aligned = align(clip, framed, threshold=threshold / CROP_DISCOUNT, params=WINDOW_ALIGNMENT)
+        for vid, match in _best_per_source(aligned, CROP_DISCOUNT, describe).items():
+            if vid not in best or match[-1].score > best[vid][-1].score:
+                best[vid] = match
+    return list(best.values())
+
+
+def _crop_matches(align, index, copy: np.ndarray, aspect: float, threshold: float) -> list[tuple]:
+    """The best match per source of a clip narrower than its sources as a full-height window of
+    them: for each shape of source it may be cut from, the windows' probes look for candidates,
+    which are then aligned through every window."""
+    from vidsearch.crops import windows_for
+
+    shapes = list(windows_for(aspect).values())
+    probes = [np.vstack([w.probe(_spread(copy, CROP_PROBES)) for w in windows]) for windows in shapes]
+    found = []
+    for windows, candidates in zip(shapes, index.candidates_of(probes, limit=CROP_CANDIDATES)):
+        found += _window_matches(align, copy, windows, {vid: index.frames(vid) for vid in candidates}, threshold)
+    return found
+
+
+def _spread(vectors: np.ndarray, most: int = CANDIDATE_PROBES) -> np.ndarray:
+    """At most `most` rows, evenly spaced: enough frames to vote for a clip's sources, and a fixed
+    cost per clip and variant over a library of any size (each row is a search of the index)."""
+    if len(vectors) <= most:
+        return vectors
+    return vectors[np.linspace(0, len(vectors) - 1, most).round().astype(int)]
+
+
+def verify_audio(
+    store, clip: AudioFingerprint, matches: list[dict], tolerance_s: float = 1.0, clip_path: str | None = None,
+) -> list[dict]:
+    """Say, for each visual match, whether the clip's audio (its fingerprint) sits at the same
+    place in the source; `evidence` becomes "both" where it does.
+
+    Chromaprint is not tempo-invariant: for a match played at another speed, the clip's audio
+    (`clip_path`) is put back to the source's tempo first, pitch kept (as editors change speed)
+    or, failing that, resampled (as a tape played faster). `audio` stays None ("unknown") when
+    the clip or the source has no usable audio: silence is no evidence either way.
+    """
+    from vidsearch.fingerprints import decode_items, fingerprint_audio
+
+    if not matches or clip.status != "fingerprinted":
+        return matches
+    retimed: dict[tuple[float, str], AudioFingerprint] = {}
+    for match in matches:
+        record = store.get_video(match["video_id"], with_fingerprint=True)
+        if record is None or not record.fingerprint or record.audio != "fingerprinted":
+            continue
+        source = decode_items(record.fingerprint)
+        speed = match.get("speed", 1.0)
+        match["audio"] = _audio_verdict(clip, source, match, tolerance_s)
+        for how in ("tempo", "resample") if speed != 1.0 and clip_path else ():
+            if match["audio"]["verified"]:
+                break
+            if (speed, how) not in retimed:
+                retimed[speed, how] = fingerprint_audio(clip_path, speed=speed, keep_pitch=how == "tempo")
+            if retimed[speed, how].status == "fingerprinted":
+                match["audio"] = _audio_verdict(retimed[speed, how], source, match, tolerance_s)
+        if match["audio"]["verified"]:
+            match["evidence"] = "both"
+    return matches
+
+
+def _audio_verdict(clip: AudioFingerprint, source: np.ndarray, match: dict, tolerance_s: float) -> dict:
+    """Where `clip` sits in `source`, and whether that is where the picture put it. The clip's
+    first second is at the source's `source_start_s - speed * query_start_s`, whether its audio
+    plays at the clip's speed or was put back to the source's."""
+    from vidsearch.fingerprints import locate
+
+    found = locate(clip.items, source)
+    expected = match["source_start_s"] - match.get("speed", 1.0) * match["query_start_s"]
+    return {
+        "verified": bool(found is not None and abs(found.offset_s - expected) <= tolerance_s),
+        "offset_s": round(found.offset_s, 3) if found else None,
+        "score": round(found.score, 4) if found else 0.0,
+    }
