@@ -38,17 +38,18 @@ SPREAD = 0.5  # how far a frame strays from its shot's direction
 WARMUP = 20
 
 
-def open_engine(engine: str, folder: Path):
+def open_engine(engine: str, folder: Path, ef: int | None = None):
     from qdrant_client import QdrantClient
 
     from vidsearch.config import QdrantSettings
     from vidsearch.store.edge import EdgeStore
     from vidsearch.store.server import ServerStore
 
+    settings = QdrantSettings(lock_wait_s=30, **({"search_ef": ef} if ef else {}))
     if engine == "edge":
-        return EdgeStore.open(QdrantSettings(lock_wait_s=30), folder, SEMANTIC_DIM)
+        return EdgeStore.open(settings, folder, SEMANTIC_DIM)
     folder.mkdir(parents=True, exist_ok=True)
-    return ServerStore(QdrantClient(path=str(folder)), QdrantSettings(), SEMANTIC_DIM, indexes=False)
+    return ServerStore(QdrantClient(path=str(folder)), settings, SEMANTIC_DIM, indexes=False)
 
 
 def unit(rng, n: int, d: int) -> np.ndarray:
@@ -64,18 +65,33 @@ def shots(rng, n: int, d: int, shot_s: int = SHOT_S) -> np.ndarray:
     return frames / np.linalg.norm(frames, axis=1, keepdims=True)
 
 
+def synthetic_videos(frames: int, videos: int):
+    """(v, semantic, copy) of each synthetic video, the same every time: what `write` stores,
+    and what the exact neighbours of a query are counted among."""
+    rng = np.random.default_rng(0)
+    per_video, written = -(-frames // videos), 0
+    for v in range(videos):
+        n = min(per_video, frames - written)
+        if n <= 0:
+            return
+        yield v, shots(rng, n, SEMANTIC_DIM), shots(rng, n, 63)
+        written += n
+
+
+def folder_of(v: int) -> str:
+    return f"/library/folder{v % FOLDERS}"
+
+
 def write(engine: str, folder: Path, frames: int, videos: int) -> dict:
     from vidsearch.media.probe import VideoMetadata
     from vidsearch.store import ids
     from vidsearch.store.records import VideoRecord
 
     store = open_engine(engine, folder)
-    rng = np.random.default_rng(0)
     meta = VideoMetadata(
         container="mov,mp4", duration_s=600.0, width=1280, height=720, coded_width=1280, coded_height=720,
         fps=25, variable_frame_rate=False, video_codec="h264",
     )
-    per_video = -(-frames // videos)
     written, spent = 0, 0.0
     builds: list[float] = []  # graph builds the store ran during the writes (Edge: every INDEX_EVERY)
     optimize = store.optimize
@@ -86,15 +102,12 @@ def write(engine: str, folder: Path, frames: int, videos: int) -> dict:
         builds.append(time.perf_counter() - started)
 
     store.optimize = timed_optimize
-    for v in range(videos):
-        n = min(per_video, frames - written)
-        if n <= 0:
-            break
+    for v, semantic, copy in synthetic_videos(frames, videos):
+        n = len(semantic)
         record = VideoRecord(
-            video_id=ids.video_id(f"synthetic-{v}"), path=f"/library/folder{v % FOLDERS}/video{v:06d}.mp4",
+            video_id=ids.video_id(f"synthetic-{v}"), path=f"{folder_of(v)}/video{v:06d}.mp4",
             checksum=f"synthetic-{v}", size_bytes=10**8, status="indexing", metadata=meta, sampling_fps=1.0,
         )
-        semantic, copy = shots(rng, n, SEMANTIC_DIM), shots(rng, n, 63)
         payload = record.frame_payload()
         started = time.perf_counter()
         store.put_video(record)
@@ -119,17 +132,19 @@ def write(engine: str, folder: Path, frames: int, videos: int) -> dict:
             "build_s_during_write": round(during, 1), "optimize_s": round(optimize_s, 1)}
 
 
-def measure(engine: str, folder: Path) -> dict:
-    """In a fresh process, as the service opens a store: open, search, copy sync."""
+def measure(engine: str, folder: Path, ef: int | None = None, exact: bool = False) -> dict:
+    """In a fresh process, as the service opens a store: open, search, copy sync; with `exact`,
+    the searches' recall against the exact neighbours, counted over the regenerated vectors."""
     import psutil
     from qdrant_client import models
 
+    from vidsearch.config import QdrantSettings
     from vidsearch.copy_index import CopyIndex
 
     process = psutil.Process()
     rss_before = process.memory_info().rss
     started = time.perf_counter()
-    store = open_engine(engine, folder)
+    store = open_engine(engine, folder, ef)
     open_s = time.perf_counter() - started
     started = time.perf_counter()
     warm = getattr(store, "wait_warm", lambda: True)()  # Edge reads its vectors in the background
@@ -142,7 +157,7 @@ def measure(engine: str, folder: Path) -> dict:
     for q in queries[1 : 1 + WARMUP]:  # a service has answered a few searches before
         store.search(q, "semantic", 50)
     queries = queries[1 + WARMUP :]
-    folder_filter = models.Filter(must=[models.FieldCondition(key="dirs", match=models.MatchValue(value="/library/folder3"))])
+    folder_filter = models.Filter(must=[models.FieldCondition(key="dirs", match=models.MatchValue(value=folder_of(3)))])
     timings = {}
     results = {}
     for name, flt in (("search", None), ("filtered_search", folder_filter)):
@@ -161,7 +176,9 @@ def measure(engine: str, folder: Path) -> dict:
     copy_sync_s = time.perf_counter() - started
     rss_end = process.memory_info().rss
     frames = store.count_frames()
+    videos = len(store.list_videos())
     store.close()
+    recalls = exact_recalls(queries, results, frames, videos) if exact else {}
     ms = lambda xs, p: round(float(np.percentile(xs, p)) * 1000, 2)  # noqa: E731
     return {
         "frames": frames,
@@ -177,8 +194,39 @@ def measure(engine: str, folder: Path) -> dict:
         "copy_sync_s": round(copy_sync_s, 2),
         "copy_index_mb": round(index.nbytes() / 2**20, 1),
         "rss_with_copy_index_mb": round(rss_end / 2**20),
+        "search_ef": ef or QdrantSettings().search_ef,
+        **recalls,
         "results": results,
     }
+
+
+def exact_recalls(queries: np.ndarray, results: dict, frames: int, videos: int, k: int = 50, shot: int = SHOT_S) -> dict:
+    """Recall of the searches against the exact top-k, over the vectors `write` stored (made
+    again, the same), float16 as the store keeps them. A query lies near one frame: its `shot`
+    nearest are that frame's shot (cosine ~0.55), the rest of the top 50 lie at the level of
+    chance (~0.15) among a million, where no index tells them apart; so recall is given of the
+    top `shot` too, and of the moment (the query's shot found at all)."""
+    import faiss
+
+    from vidsearch.store import ids
+
+    index = faiss.IndexFlatIP(SEMANTIC_DIM)
+    keys, in_folder = [], []
+    for v, semantic, _ in synthetic_videos(frames, videos):
+        index.add(semantic.astype(np.float16).astype(np.float32))
+        keys += [(ids.video_id(f"synthetic-{v}"), i) for i in range(len(semantic))]
+        in_folder += [folder_of(v) == folder_of(3)] * len(semantic)
+    out = {}
+    for name, mask in (("search", None), ("filtered_search", np.array(in_folder))):
+        selector = None if mask is None else faiss.IDSelectorBatch(np.flatnonzero(mask).astype(np.int64))
+        params = None if selector is None else faiss.SearchParameters(sel=selector)
+        _, rows = index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
+        exact = [[keys[r] for r in row] for row in rows]
+        found = [set(map(tuple, f)) for f in results[name]]
+        out[f"{name}_recall_at_{k}"] = recall(results[name], exact)
+        out[f"{name}_recall_at_{shot}"] = recall(results[name], [e[:shot] for e in exact])
+        out[f"{name}_moments_found"] = round(float(np.mean([any(x in f for x in e[:shot]) for e, f in zip(exact, found)])), 4)
+    return out
 
 
 def query_vectors(store, rng, n: int) -> np.ndarray:
@@ -191,10 +239,11 @@ def query_vectors(store, rng, n: int) -> np.ndarray:
     return mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
 
 
-def run_measure(engine: str, folder: Path) -> dict:
+def run_measure(engine: str, folder: Path, ef: int | None = None, exact: bool = False) -> dict:
     """`measure` in a new Python process, so that nothing the writer touched is still in memory."""
+    extra = (["--ef", str(ef)] if ef else []) + (["--exact"] if exact else [])
     done = subprocess.run(
-        [sys.executable, __file__, "--measure", engine, str(folder)], capture_output=True, text=True, check=False
+        [sys.executable, __file__, "--measure", engine, str(folder), *extra], capture_output=True, text=True, check=False
     )
     if done.returncode:
         raise SystemExit(f"measuring {engine} failed:\n{done.stderr}")
@@ -214,10 +263,18 @@ def main() -> None:
     parser.add_argument("--local-frames", type=int, default=20_000, help="the side-by-side size; 0 skips it")
     parser.add_argument("--keep", type=Path, default=None, help="write the Edge store under DIR/edge and keep it")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--measure", nargs=2, metavar=("ENGINE", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--ef", type=int, action="append", help="search beam width (default: the store's); repeat to compare")
+    parser.add_argument("--exact", action="store_true", help="recall against the exact neighbours (needs RAM for every vector)")
+    parser.add_argument("--measure", nargs=2, metavar=("ENGINE", "DIR"),
+                        help="only measure a store written before (with --keep DIR: DIR/edge)")
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure[0], Path(args.measure[1]))))
+        engine, folder = args.measure[0], Path(args.measure[1])
+        if len(args.ef or []) > 1:  # one fresh process per width, side by side
+            print(json.dumps([{k: v for k, v in run_measure(engine, folder, ef, args.exact).items() if k != "results"}
+                              for ef in args.ef]))
+        else:
+            print(json.dumps(measure(engine, folder, (args.ef or [None])[0], args.exact)))
         return
 
     scratch = Path(tempfile.mkdtemp(prefix="store-scale-"))
@@ -248,7 +305,7 @@ def main() -> None:
             raise SystemExit(f"{folder} exists: give --keep a new folder")
         videos = args.videos or max(1, -(-args.frames // FRAMES_PER_VIDEO))
         written = write("edge", folder, args.frames, videos)
-        measured = run_measure("edge", folder)
+        measured = run_measure("edge", folder, (args.ef or [None])[0], args.exact)
         measured.pop("results")
         out.update(written, **measured)
     finally:

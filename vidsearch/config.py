@@ -20,6 +20,9 @@ class QdrantSettings(BaseModel):
     api_key: str | None = None
     timeout_s: float = 10.0
     lock_wait_s: float = Field(10.0, ge=0, description="embedded store: wait this long for a busy folder")
+    # At a million frames (docs/benchmarks.md) 256 found every query's moment; 128 searched 1.6x
+    # faster and missed one moment in 60.
+    search_ef: int = Field(256, ge=8, le=4096, description="HNSW beam width of a semantic search: recall against speed")
     frames_collection: str = "vidsearch_frames"
     videos_collection: str = "vidsearch_videos"
     texts_collection: str = "vidsearch_texts"
@@ -89,9 +92,14 @@ class IndexJobSettings(BaseModel):
 
 
 class ServeSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="where `vidsearch serve` listens: loopback, or 0.0.0.0 for every interface")
+    port: int = Field(8000, ge=1, le=65535)
+    api_key: str | None = Field(
+        None, description="required in X-API-Key by routes that change the library; beyond loopback one is made if unset"
+    )
+    protect_reads: bool = Field(False, description="every route but /health needs the key too")
     max_upload_mb: int = Field(200, ge=1, description="largest clip or image accepted")
-    api_key: str | None = Field(None, description="required in X-API-Key by mutating routes when set")
-    max_clip_s: float = Field(600.0, gt=0)
+    max_clip_s: float = Field(600.0, gt=0, description="longest clip /match accepts, in seconds")
     index_roots: list[str] = Field(
         default_factory=list, description="what POST /index may index; empty: the folders of indexed videos"
     )

@@ -59,7 +59,6 @@ _SCHEMA = {
         tokenizer=qe.TokenizerType.Word, lowercase=True, phrase_matching=True, memory=qe.Memory.Cold
     ),
 }
-_SEARCH = qe.SearchParams(hnsw_ef=256)
 
 
 def frames_config(semantic_dim: int) -> qe.EdgeConfig:
@@ -106,9 +105,10 @@ def texts_config() -> qe.EdgeConfig:
 class EdgeStore(VideoStore):
     engine = "edge"
 
-    def __init__(self, shards: dict[str, qe.EdgeShard], semantic_dim: int, root: Path, lock: int):
+    def __init__(self, shards: dict[str, qe.EdgeShard], semantic_dim: int, root: Path, lock: int, search_ef: int = 256):
         super().__init__(semantic_dim)
         self.root = root
+        self._search = qe.SearchParams(hnsw_ef=search_ef)
         self._shards = shards
         self._lock = lock
         self._flushed_at = time.monotonic()
@@ -143,7 +143,7 @@ class EdgeStore(VideoStore):
             raise
         if not meta_file.exists():
             meta_file.write_text(json.dumps({"format": FORMAT, "semantic_dim": semantic_dim}))
-        store = cls(shards, semantic_dim, root, lock)
+        store = cls(shards, semantic_dim, root, lock, settings.search_ef)
         store._ensure_indexes()
         store._warming = threading.Thread(target=_warm, args=(root / settings.frames_collection,), daemon=True)
         store._warming.start()
@@ -269,7 +269,7 @@ class EdgeStore(VideoStore):
                 query=qe.Query.Nearest(vector, using=using),
                 filter=to_edge(flt),
                 limit=limit,
-                params=_SEARCH if using == "semantic" else None,
+                params=self._search if using == "semantic" else None,
                 with_payload=HIT_FIELDS,
                 with_vector=[using],
             )

@@ -34,6 +34,7 @@ class ServerStore(VideoStore):
     def __init__(self, client: QdrantClient, settings: QdrantSettings, semantic_dim: int, indexes: bool = True):
         super().__init__(semantic_dim)
         self.client = client
+        self._search = models.SearchParams(hnsw_ef=settings.search_ef)
         self._names = {
             "frames": settings.frames_collection,
             "videos": settings.videos_collection,
@@ -136,7 +137,7 @@ class ServerStore(VideoStore):
     def _query(self, vector, using, limit, flt) -> list[Point]:
         found = self.client.query_points(
             self._names["frames"], query=vector, using=using, limit=limit, query_filter=flt,
-            with_payload=HIT_FIELDS, with_vectors=[using],
+            search_params=self._search if using == "semantic" else None, with_payload=HIT_FIELDS, with_vectors=[using],
         ).points
         return [Point.from_record(p, p.score) for p in found]
 
