@@ -12,14 +12,13 @@ DATA_DIR ?= data
 
 .PHONY: run stop test setup system-deps bench clean k8s
 
-# Start a local Ray cluster (or reuse the running one), index VIDEOS into it, then serve on :8000.
-# The index job and the service share the cluster, and so the embedded store's single owner.
+# Index VIDEOS (on a running local Ray cluster, or on one of its own), then serve them on
+# http://127.0.0.1:8000 until Ctrl-C, which stops the cluster `vidsearch serve` started.
 run: setup
 	@mkdir -p "$(VIDEOS)" "$(DATA_DIR)"
 	@[ -n "$$(ls -A "$(VIDEOS)")" ] || echo "note: $(VIDEOS) is empty; put videos there or run make run VIDEOS=/path/to/videos"
-	@[ -e /tmp/ray/ray_current_cluster ] || VIDSEARCH_DATA_DIR="$(abspath $(DATA_DIR))" $(BIN)/ray start --head --disable-usage-stats --include-dashboard=false >/dev/null
-	VIDSEARCH_DATA_DIR="$(abspath $(DATA_DIR))" $(BIN)/vidsearch index "$(VIDEOS)" || [ $$? -eq 3 ]
-	VIDSEARCH_DATA_DIR="$(abspath $(DATA_DIR))" $(BIN)/vidsearch serve
+	$(BIN)/vidsearch index "$(VIDEOS)" --data-dir "$(DATA_DIR)" || [ $$? -eq 3 ]
+	$(BIN)/vidsearch serve --data-dir "$(DATA_DIR)"
 
 stop:
 	$(BIN)/ray stop

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import socket
 from pathlib import Path
 
 from vidsearch.config import Settings
@@ -29,8 +30,93 @@ STORE_METHODS = frozenset(
 )
 
 
+RAY_TOKEN = Path.home() / ".ray" / "auth_token"  # where `ray start` keeps a cluster's token
+
+
+def with_ray_auth(env: dict) -> dict:
+    """`env` for a process that starts or joins a local cluster. A head started while Ray keeps a
+    token requires it, but clients send it only when told (RAY_AUTH_MODE=token): unless the user
+    chose a mode, they are told whenever there is a token."""
+    if "RAY_AUTH_MODE" not in env and RAY_TOKEN.exists():
+        return {**env, "RAY_AUTH_MODE": "token"}
+    return env
+
+
+class ClusterError(RuntimeError):
+    """A local Ray cluster could not be started."""
+
+
+def recorded_cluster() -> str | None:
+    """The address of the local cluster `ray start --head` last recorded, if any."""
+    try:
+        return CLUSTER_MARKER.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def cluster_alive(address: str, timeout_s: float = 2.0) -> bool:
+    """Whether anything answers at a cluster's GCS address. A head that was killed (kill -9, the
+    OOM killer, a supervisor stopping its process group) leaves its record behind, and Ray then
+    waits on it without end."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def running_local_cluster() -> str | None:
+    """The address of a live local cluster recorded by `ray start`; None when there is none, or
+    only the record of a dead one."""
+    address = recorded_cluster()
+    return address if address and cluster_alive(address) else None
+
+
+def start_head(bin_dir: Path, env: dict, timeout_s: float = 120.0):
+    """A local head for one command: (its process, its address). It runs in the foreground of its
+    own session (`ray start --block`), so that stopping that one process (`stop_head`) stops this
+    cluster's processes and no other's, and the terminal's Ctrl-C reaches the service first."""
+    import subprocess
+    import time
+
+    with socket.socket() as s:  # a free port: another cluster may hold Ray's default one
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    before = recorded_cluster()
+    head = subprocess.Popen(
+        [str(bin_dir / "ray"), "start", "--head", "--block", f"--port={port}", "--disable-usage-stats",
+         "--include-dashboard=false"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if head.poll() is not None:
+            raise ClusterError(f"cannot start a local Ray cluster: {head.stderr.read().decode(errors='replace')[-2000:]}")
+        address = recorded_cluster()
+        if address and address != before and address.endswith(f":{port}") and cluster_alive(address):
+            return head, address
+        time.sleep(0.5)
+    stop_head(head)
+    raise ClusterError(f"a local Ray cluster did not start within {timeout_s:.0f} s")
+
+
+def stop_head(head, timeout_s: float = 60.0) -> None:
+    """Stop a head of `start_head` and every process of its cluster."""
+    import signal
+    import subprocess
+
+    if head.poll() is None:
+        head.send_signal(signal.SIGTERM)
+        try:
+            head.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            head.kill()
+    forget_dead_cluster()
+
+
 def local_cluster_running() -> bool:
-    return bool(os.environ.get("RAY_ADDRESS")) or CLUSTER_MARKER.exists()
+    return bool(os.environ.get("RAY_ADDRESS")) or running_local_cluster() is not None
 
 
 def connect_ray() -> None:
@@ -43,13 +129,26 @@ def connect_ray() -> None:
         ray.init(address=os.environ["RAY_ADDRESS"], namespace=NAMESPACE, **quiet)
         return
     # Joining a local cluster that is already up (the service's) shares its owner of the store.
-    if CLUSTER_MARKER.exists():
+    address = recorded_cluster()
+    if address and cluster_alive(address):
+        os.environ.update(with_ray_auth(dict(os.environ)))
         try:
-            ray.init(address="auto", namespace=NAMESPACE, **quiet)
+            ray.init(address=address, namespace=NAMESPACE, **quiet)
             return
         except (ConnectionError, RuntimeError):
-            pass  # a stale marker: no cluster is running
-    ray.init(namespace=NAMESPACE, include_dashboard=False, **quiet)
+            pass
+    elif address:
+        log.warning("the Ray cluster recorded at %s (%s) is not running; starting one for this run", CLUSTER_MARKER, address)
+        forget_dead_cluster()
+    # "local": a cluster of this process's own. Without it Ray would wait on a recorded address.
+    ray.init(address="local", namespace=NAMESPACE, include_dashboard=False, **quiet)
+
+
+def forget_dead_cluster() -> None:
+    """Drop the record of a dead head, which would make every later Ray command wait on it."""
+    address = recorded_cluster()
+    if address and not cluster_alive(address):
+        CLUSTER_MARKER.unlink(missing_ok=True)
 
 
 def cluster_store(settings: Settings) -> VideoStore:

@@ -4,7 +4,8 @@
     python -m k8s.render --check   # exit 1 when a generated patch is out of date
 
 `serveConfigV2` is a string inside the RayService, and kustomize reads no files outside k8s/; so each
-overlay gets a small generated patch holding its Serve config file's text verbatim.
+overlay gets a small generated patch holding its Serve config file's text verbatim, but for the
+host: in a pod the proxy listens on the pod's interfaces, where the Service reaches it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ spec:
 
 def render(source: str) -> str:
     """The patch that sets serveConfigV2 to the text of `source` (a path relative to the root)."""
-    text = (ROOT / source).read_text()
+    text = (ROOT / source).read_text().replace("  host: 127.0.0.1\n", "  host: 0.0.0.0  # the pod's interfaces\n")
+    if yaml.safe_load(text)["http_options"]["host"] != "0.0.0.0":
+        raise ValueError(f"{source}: http_options.host must be 127.0.0.1 or 0.0.0.0")
     body = "".join(
         f"    {line}" if line.strip() else "\n" for line in text.splitlines(keepends=True)
     )

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from ray import serve
@@ -25,6 +25,7 @@ from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException
 
 from serve_app.deployments import AudioVerifier, Embedder, Reranker, SemanticUnavailable
+from vidsearch.access import COOKIE, HEADER, Access
 from vidsearch.config import Settings, load_settings
 from vidsearch.filters import SearchFilters
 from vidsearch.media.probe import MediaError
@@ -33,17 +34,36 @@ log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).parent / "web"  # the page: static files, no build step
 
-api = FastAPI(
-    title="vidsearch",
-    description="Find any moment in a video library: text, image and clip search.",
-    version="0.1.0",
-)
-api.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
+OPEN_ROUTES = ("/", "/health")  # the page (its files and the API's description are no routes of it)
 
 
 class UserError(Exception):
     def __init__(self, status: int, message: str):
         self.status, self.message = status, message
+
+
+def _given_key(request: Request) -> str | None:
+    return request.headers.get(HEADER) or request.cookies.get(COOKIE)
+
+
+async def _read_access(request: Request) -> None:
+    """With `serve.protect_reads`, every route but the page, its files, /health and the API's
+    description needs the key."""
+    access: Access | None = getattr(request.app.state, "access", None)
+    route = request.scope.get("route")
+    if access is None or getattr(route, "path", None) in OPEN_ROUTES:
+        return
+    if not access.allows(_given_key(request), write=False):
+        raise UserError(401, "this service needs its API key: the X-API-Key header, or open /?key=KEY once")
+
+
+api = FastAPI(
+    title="vidsearch",
+    description="Find any moment in a video library: text, image and clip search.",
+    version="0.1.0",
+    dependencies=[Depends(_read_access)],
+)
+api.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")
 
 
 @api.exception_handler(UserError)
@@ -99,6 +119,9 @@ class Api:
 
         self.embedder, self.reranker, self.audio = embedder, reranker, audio
         self.settings = Settings.model_validate(settings)
+        serving = self.settings.serve
+        self.access = Access.for_service(serving.api_key, serving.host, self.settings.data_dir, serving.protect_reads)
+        api.state.access = self.access
         self.store = cluster_store(self.settings)
         self.thumbnails = ThumbnailStore(self.settings.thumbnails_dir, self.settings.sampling.fps)
         self.runner = job_runner(self.settings)
@@ -121,7 +144,15 @@ class Api:
         return data
 
     @api.get("/", include_in_schema=False)
-    async def page(self) -> FileResponse:
+    async def page(self, key: str | None = None) -> Response:
+        if key is not None and self.access.key is not None:
+            # The address printed at start: the key becomes a cookie of this site only, so that
+            # the page's images and streams carry it too, and leaves the address bar.
+            if not self.access.allows(key, write=True):
+                raise UserError(401, "that is not this service's API key")
+            done = RedirectResponse("/", status_code=303)
+            done.set_cookie(COOKIE, key, httponly=True, samesite="strict", max_age=30 * 86400)
+            return done
         return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
     @api.get("/health")
@@ -339,18 +370,23 @@ class Api:
         return asdict(job) | {"progress": progress}
 
     def _authorise(self, request: Request) -> None:
-        key = self.settings.serve.api_key
-        if key and request.headers.get("x-api-key") != key:
+        """Routes that change the library: the key, wherever the service is reachable from others."""
+        if not self.access.allows(_given_key(request), write=True):
             raise UserError(401, "this route needs the API key in the X-API-Key header")
 
 
 def build_app(args: dict) -> serve.Application:
-    """The application graph, from the `args:` of a Serve config (`config`, `data_dir`).
+    """The application graph, from the `args:` of a Serve config: `settings` (what `vidsearch
+    serve` passes: every setting, so that what runs is what its command was given, whatever the
+    cluster's environment), or `config` and `data_dir` read with the cluster's environment.
 
     Deployed from a Serve config file, Serve applies that file's replicas and resources. Built in
     Python (tests, benchmarks), `args["serve_config"]` names such a file to take them from.
     """
-    settings = load_settings(args.get("config"), data_dir=args.get("data_dir"))
+    if args.get("settings") is not None:
+        settings = Settings.model_validate(args["settings"])
+    else:
+        settings = load_settings(args.get("config"), data_dir=args.get("data_dir"))
     # Replicas may start in another working directory: pin the data dir down here.
     plain = settings.model_dump(mode="json") | {"data_dir": str(settings.data_dir.resolve())}
     options = deployment_options(args["serve_config"]) if args.get("serve_config") else {}

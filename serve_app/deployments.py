@@ -62,7 +62,10 @@ class Embedder:
         from vidsearch.clips import clip_file, clip_vectors
 
         with clip_file(data) as path:
-            return clip_vectors(path, fps=self.settings.sampling.fps, max_side=self.settings.sampling.max_side)
+            return clip_vectors(
+                path, fps=self.settings.sampling.fps, max_side=self.settings.sampling.max_side,
+                max_seconds=self.settings.serve.max_clip_s,
+            )
 
 
 class SemanticUnavailable(RuntimeError):

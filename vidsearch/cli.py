@@ -170,27 +170,82 @@ def store_pull(
 @app.command()
 def serve(
     serve_config: Annotated[Path, typer.Option("--serve-config", help="Ray Serve config")] = Path("configs/serve.yaml"),
+    config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
+    host: Annotated[Optional[str], typer.Option(help="listen here (serve.host): 0.0.0.0 for every interface")] = None,
+    port: Annotated[Optional[int], typer.Option(help="HTTP port (serve.port)")] = None,
 ) -> None:
-    """Serve search and matching over HTTP (port 8000) on the local Ray cluster, starting it if needed.
+    """Serve search and matching over HTTP (127.0.0.1:8000 unless told) on a local Ray cluster.
 
-    The index job joins the same cluster, so videos indexed while it runs become searchable.
+    What runs is what this command was given: its settings go with the application, whichever
+    cluster runs it. A cluster it starts, it stops on exit; one already running (RAY_ADDRESS, or
+    `ray start --head`) it names and leaves running. Index jobs started meanwhile join it.
     """
     import os
     import subprocess
     import sys
+    import tempfile
 
+    import yaml
+
+    from batch_jobs.cluster import (
+        ClusterError, forget_dead_cluster, recorded_cluster, running_local_cluster, start_head, stop_head, with_ray_auth,
+    )
+    from vidsearch.access import KEY_FILE, is_loopback, stored_key
+
+    try:
+        settings = load_settings(config, data_dir=data_dir)
+        # Ray's processes start elsewhere: the data dir goes to them as an absolute path.
+        settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve(), "serve": settings.serve.model_copy(
+            update={k: v for k, v in {"host": host, "port": port}.items() if v is not None})})
+        template = yaml.safe_load(serve_config.read_text())
+    except ConfigError as e:
+        _fail(str(e))
+    except OSError as e:
+        _fail(f"cannot read the Serve config {serve_config}: {e.strerror}")
+    serving, shown = settings.serve, settings.serve.host if settings.serve.host != "0.0.0.0" else "this-machine"
+    if not serving.api_key and (not is_loopback(serving.host) or serving.protect_reads):
+        key, made = stored_key(settings.data_dir, create=True)
+        if made:
+            typer.echo(f"API key, made for this data dir and kept in {settings.data_dir / KEY_FILE}:\n  {key}\n"
+                       f"open http://{shown}:{serving.port}/?key={key} once in a browser")
+        else:
+            typer.echo(f"changes to the library need the API key in {settings.data_dir / KEY_FILE}")
     bin_dir = Path(sys.executable).parent
-    env = dict(os.environ)
-    if data_dir is not None or "VIDSEARCH_DATA_DIR" not in env:
-        # Ray's processes start elsewhere: give them the data dir as an absolute path.
-        env["VIDSEARCH_DATA_DIR"] = str((data_dir or Path("data")).resolve())
-    if not env.get("RAY_ADDRESS") and not Path("/tmp/ray/ray_current_cluster").exists():
-        subprocess.run(
-            [str(bin_dir / "ray"), "start", "--head", "--disable-usage-stats", "--include-dashboard=false"],
-            env=env, check=True, stdout=subprocess.DEVNULL,
-        )
-    os.execve(str(bin_dir / "serve"), [str(bin_dir / "serve"), "run", str(serve_config), "--address", "auto"], env)
+    # Jobs the cluster runs (`ray job submit -- python ...`) find this environment's Python.
+    env = with_ray_auth({**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+    head = None
+    address = os.environ.get("RAY_ADDRESS") or running_local_cluster()
+    if address:
+        typer.echo(f"serving on the running Ray cluster at {address}, which stays up after this command")
+    else:
+        if recorded_cluster():
+            typer.echo(f"the Ray cluster recorded at {recorded_cluster()} is not running (killed?); starting a new one")
+            forget_dead_cluster()
+        try:
+            head, address = start_head(bin_dir, env)
+        except ClusterError as e:
+            _fail(str(e))
+    typer.echo(f"serving {settings.data_dir} (semantic model {settings.semantic.model if settings.semantic.enabled else 'off'}) "
+               f"on http://{shown}:{serving.port}/")
+    template["http_options"] = {**template.get("http_options", {}), "host": serving.host, "port": serving.port}
+    plain = settings.model_dump(mode="json")
+    for application in template.get("applications", []):
+        application["args"] = {"settings": plain}
+    fd, rendered = tempfile.mkstemp(prefix="vidsearch-serve-", suffix=".yaml")  # 0600: it may hold the key
+    code = 0
+    try:
+        with os.fdopen(fd, "w") as f:
+            yaml.safe_dump(template, f)
+        code = subprocess.run([str(bin_dir / "serve"), "run", rendered, "--address", address], env=env).returncode
+    except KeyboardInterrupt:
+        pass  # `serve run` got the Ctrl-C too, and shuts the application down
+    finally:
+        os.unlink(rendered)
+        if head is not None:
+            typer.echo("stopping the Ray cluster this command started")
+            stop_head(head)
+    raise typer.Exit(code)
 
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="VIDSEARCH_URL", help="the service's address")]
