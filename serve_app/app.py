@@ -8,8 +8,6 @@ import io
 import logging
 import mimetypes
 import re
-import uuid
-from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +25,7 @@ from starlette.exceptions import HTTPException
 from serve_app.deployments import AudioVerifier, Embedder, Reranker, SemanticUnavailable
 from vidsearch.access import COOKIE, HEADER, Access
 from vidsearch.config import Settings, load_settings
+from vidsearch.export import ResultSets
 from vidsearch.filters import SearchFilters
 from vidsearch.media.probe import MediaError
 
@@ -125,14 +124,10 @@ class Api:
         self.store = cluster_store(self.settings)
         self.thumbnails = ThumbnailStore(self.settings.thumbnails_dir, self.settings.sampling.fps)
         self.runner = job_runner(self.settings)
-        self.recent: OrderedDict[str, list[dict]] = OrderedDict()  # export_id -> results, bounded
+        self.recent = ResultSets(self.settings.data_dir / "exports")  # seen by every replica
 
     def _remember(self, results: list[dict]) -> str:
-        export_id = uuid.uuid4().hex[:16]
-        self.recent[export_id] = results
-        while len(self.recent) > 256:
-            self.recent.popitem(last=False)
-        return export_id
+        return self.recent.put(results)
 
     async def _upload(self, file: UploadFile) -> bytes:
         limit = self.settings.serve.max_upload_mb * 2**20
@@ -238,9 +233,10 @@ class Api:
     ) -> Response:
         from vidsearch.export import export
 
-        if id not in self.recent:
+        results = self.recent.get(id)
+        if results is None:
             raise UserError(404, f"no recent result set {id}: run the search or match again")
-        body, media_type = export(self.recent[id], format)
+        body, media_type = export(results, format)
         filename = f"vidsearch-{id}.{format}"
         return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 

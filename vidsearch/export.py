@@ -2,13 +2,53 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
-from pathlib import PurePath
+import os
+import re
+import uuid
+from pathlib import Path, PurePath
 
 MOMENT_PAD_S = 2.0  # a search moment becomes an edit of this much either side
 EDL_FPS = 25
+
+
+class ResultSets:
+    """The latest result sets, by export id, as files under a folder every replica of the service
+    sees (the data dir): an export lands on whichever replica, not only the one that searched."""
+
+    KEEP = 256
+    _ID = re.compile(r"[0-9a-f]{16}")
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def put(self, results: list[dict]) -> str:
+        export_id = uuid.uuid4().hex[:16]
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".{export_id}.tmp"
+        tmp.write_text(json.dumps(results))
+        tmp.replace(self.root / f"{export_id}.json")  # never half a file under its name
+        self._prune()
+        return export_id
+
+    def get(self, export_id: str) -> list[dict] | None:
+        if not self._ID.fullmatch(export_id):
+            return None
+        try:
+            return json.loads((self.root / f"{export_id}.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _prune(self) -> None:
+        sets = list(self.root.glob("*.json"))
+        if len(sets) <= self.KEEP:
+            return
+        for old in sorted(sets, key=lambda p: p.stat().st_mtime)[: len(sets) - self.KEEP]:
+            with contextlib.suppress(OSError):  # another replica pruned it first
+                os.unlink(old)
 
 
 def export(results: list[dict], fmt: str, title: str = "vidsearch") -> tuple[str, str]:

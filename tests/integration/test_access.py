@@ -27,16 +27,22 @@ def _app(service, name: str, **serve_settings):
 
 @pytest.fixture(scope="module")
 def beyond(service):
+    from ray import serve
+
     settings, client = _app(service, "beyond", host="0.0.0.0", api_key=None)
     with client:
         yield settings, client
+    serve.delete("beyond")
 
 
 @pytest.fixture(scope="module")
 def private(service):
+    from ray import serve
+
     settings, client = _app(service, "private", protect_reads=True, api_key="k2")
     with client:
         yield client
+    serve.delete("private")
 
 
 def test_beyond_loopback_changes_need_the_key_made_at_first_start(beyond):
