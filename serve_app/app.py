@@ -23,6 +23,7 @@ from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException
 
 from serve_app.deployments import AudioVerifier, Embedder, Reranker, SemanticUnavailable
+from serve_app.schema import errors
 from vidsearch.access import COOKIE, HEADER, Access
 from vidsearch.config import Settings, load_settings
 from vidsearch.export import ResultSets
@@ -73,7 +74,15 @@ async def _user_error(request: Request, exc: UserError) -> JSONResponse:
 @api.exception_handler(HTTPException)
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     # Unknown routes and static files answer in the same shape as every other error.
-    return JSONResponse(status_code=exc.status_code, content={"error": exc.detail}, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:  # the methods of every route at this path, not only the first one's
+        headers = {**(headers or {}), "Allow": _allowed_methods(request.url.path)}
+    return JSONResponse(status_code=exc.status_code, content={"error": exc.detail}, headers=headers)
+
+
+def _allowed_methods(path: str) -> str:
+    methods = {m for r in api.routes if getattr(r, "methods", None) and r.path_regex.match(path) for m in r.methods}
+    return ", ".join(sorted(methods))
 
 
 @api.exception_handler(RequestValidationError)
@@ -105,7 +114,9 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 
 class IndexRequest(BaseModel):
-    paths: list[str] = Field(min_length=1, max_length=100, description="absolute paths of files or folders")
+    paths: list[Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^/")]] = Field(
+        min_length=1, max_length=100, description="absolute paths of files or folders"
+    )
 
 
 @serve.deployment
@@ -150,7 +161,7 @@ class Api:
             return done
         return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
-    @api.get("/health")
+    @api.get("/health", responses=errors())
     async def health(self) -> dict:
         caps = await self.embedder.capabilities.remote()
         return {
@@ -165,10 +176,11 @@ class Api:
             "reasons": {} if caps["semantic"] else {"text_search": caps["semantic_reason"], "image_search": caps["semantic_reason"]},
         }
 
-    @api.get("/search")
+    @api.get("/search", responses=errors(401))
     async def search(
         self,
-        q: Annotated[str, Query(min_length=1, max_length=1000, description='what to look for; "quoted words" must be said in a row')],
+        q: Annotated[str, Query(min_length=1, max_length=1000, pattern=r"\S",
+                                description='what to look for; "quoted words" must be said in a row')],
         k: Annotated[int, Query(ge=1, le=100)] = 10,
         group: Annotated[str | None, Query(pattern="^video$")] = None,
         source: Annotated[str | None, Query(pattern="^(visual|speech|subtitles)$", description="search one source only")] = None,
@@ -199,7 +211,7 @@ class Api:
         )
         return {"results": results, "export_id": self._remember(results), "notes": notes}
 
-    @api.post("/search/image")
+    @api.post("/search/image", responses=errors(400, 401, 413))
     async def search_image(
         self,
         file: UploadFile = File(...),
@@ -217,7 +229,7 @@ class Api:
         results = await self.reranker.search.remote(vector, k, {}, group == "video")
         return {"results": results, "export_id": self._remember(results)}
 
-    @api.post("/match")
+    @api.post("/match", responses=errors(400, 401, 413))
     async def match(self, file: UploadFile = File(...), k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict:
         data = await self._upload(file)
         clip = self.embedder.describe_clip.remote(data)
@@ -225,7 +237,7 @@ class Api:
         matches = await self.audio.verify.remote(data, visual)
         return {"matches": matches, "export_id": self._remember(matches)}
 
-    @api.get("/export")
+    @api.get("/export", responses=errors(401, 404))
     async def export(
         self,
         id: Annotated[str, Query(description="export_id of a /search, /search/image or /match response")],
@@ -240,14 +252,14 @@ class Api:
         filename = f"vidsearch-{id}.{format}"
         return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
-    @api.get("/videos")
+    @api.get("/videos", responses=errors(401))
     async def videos(self) -> dict:
         records = self.store.list_videos()
         return {"videos": [r.model_dump(mode="json", exclude={"fingerprint"}) for r in records]}
 
     @api.get(
         "/videos/{video_id}/transcript",
-        responses={200: {"content": {"application/json": {}, "application/x-subrip": {}, "text/vtt": {}}}},
+        responses={200: {"content": {"application/json": {}, "application/x-subrip": {}, "text/vtt": {}}}, **errors(401, 404)},
     )
     async def transcript(
         self,
@@ -269,11 +281,11 @@ class Api:
         return Response(body, media_type="application/x-subrip" if format == "srt" else "text/vtt",
                         headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})
 
-    @api.get("/videos/{video_id}")
+    @api.get("/videos/{video_id}", responses=errors(401, 404))
     async def video(self, video_id: str) -> dict:
         return self._record(video_id).model_dump(mode="json", exclude={"fingerprint"})
 
-    @api.delete("/videos/{video_id}")
+    @api.delete("/videos/{video_id}", responses=errors(401, 404))
     async def delete_video(self, video_id: str, request: Request) -> dict:
         self._authorise(request)
         record = self._record(video_id)
@@ -281,7 +293,7 @@ class Api:
         self.thumbnails.delete(video_id)
         return {"deleted": video_id, "path": record.path}
 
-    @api.get("/videos/{video_id}/thumbnail")
+    @api.get("/videos/{video_id}/thumbnail", responses=errors(401, 404))
     async def thumbnail(self, video_id: str, t: Annotated[float, Query(ge=0)] = 0.0) -> FileResponse:
         record = self._record(video_id)
         path = self.thumbnails.at(video_id, t, record.sampling_fps)
@@ -289,7 +301,7 @@ class Api:
             raise UserError(404, f"no thumbnail at {t:.1f} s of video {video_id}")
         return FileResponse(path, media_type="image/jpeg")
 
-    @api.get("/videos/{video_id}/stream")
+    @api.get("/videos/{video_id}/stream", responses=errors(401, 404))
     async def stream(self, video_id: str) -> FileResponse:
         record = self._record(video_id)
         path = Path(record.path)
@@ -298,24 +310,24 @@ class Api:
         # FileResponse answers HTTP range requests, which players need to seek.
         return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "video/mp4")
 
-    @api.get("/stats")
+    @api.get("/stats", responses=errors(401))
     async def stats(self) -> dict:
         return self.store.stats()
 
-    @api.post("/index", status_code=202)
+    @api.post("/index", status_code=202, responses=errors(400, 401, 403, 404))
     async def index(self, body: IndexRequest, request: Request) -> dict:
         """Index files or folders under the media roots, in the cluster; follow it with GET /jobs."""
         self._authorise(request)
         return {"job": await self._start_job(self._indexable(body.paths))}
 
-    @api.post("/videos/{video_id}/reindex", status_code=202)
+    @api.post("/videos/{video_id}/reindex", status_code=202, responses=errors(401, 403, 404))
     async def reindex(self, video_id: str, request: Request) -> dict:
         """Index one video again from its file, even when it is complete."""
         self._authorise(request)
         record = self._record(video_id)
         return {"job": await self._start_job(self._indexable([record.path]), redo=[video_id])}
 
-    @api.get("/jobs")
+    @api.get("/jobs", responses=errors(401))
     async def jobs(self) -> dict:
         """Index jobs, newest first, with videos and frames done; and the folders that may be indexed."""
         jobs = await self.runner.jobs.remote()

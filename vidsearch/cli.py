@@ -182,6 +182,7 @@ def serve(
     `ray start --head`) it names and leaves running. Index jobs started meanwhile join it.
     """
     import os
+    import signal
     import subprocess
     import sys
     import tempfile
@@ -234,12 +235,14 @@ def serve(
         application["args"] = {"settings": plain}
     fd, rendered = tempfile.mkstemp(prefix="vidsearch-serve-", suffix=".yaml")  # 0600: it may hold the key
     code = 0
+    signal.signal(signal.SIGTERM, _interrupted)  # a supervisor's stop: as Ctrl-C, so the cluster stops too
     try:
         with os.fdopen(fd, "w") as f:
             yaml.safe_dump(template, f)
-        code = subprocess.run([str(bin_dir / "serve"), "run", rendered, "--address", address], env=env).returncode
-    except KeyboardInterrupt:
-        pass  # `serve run` got the Ctrl-C too, and shuts the application down
+        # Started in the background, this command may have Ctrl-C ignored: `serve run` must not.
+        service = subprocess.Popen([str(bin_dir / "serve"), "run", rendered, "--address", address], env=env,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        code = _wait_out(service)
     finally:
         os.unlink(rendered)
         if head is not None:
@@ -358,6 +361,33 @@ def match(
         )
     if not body["matches"]:
         typer.echo("no match: the clip comes from none of the indexed videos")
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _wait_out(service) -> int:
+    """Wait for `serve run` to end. A Ctrl-C in the terminal reaches it too, and it then shuts the
+    application down: give it the time to, and pass the interrupt on where only this process got it."""
+    import signal
+    import subprocess
+
+    while True:
+        try:
+            return service.wait()
+        except KeyboardInterrupt:
+            try:
+                return service.wait(2)
+            except subprocess.TimeoutExpired:
+                service.send_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                pass
+            try:
+                return service.wait(60)
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                service.terminate()
+                return service.wait()
 
 
 def _clock(seconds: float) -> str:
