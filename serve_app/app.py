@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).parent / "web"  # the page: static files, no build step
 
+MAX_SECONDS = 10**7  # a time in a video: about four months
 OPEN_ROUTES = ("/", "/health")  # the page (its files and the API's description are no routes of it)
 
 
@@ -293,15 +294,17 @@ class Api:
         self.thumbnails.delete(video_id)
         return {"deleted": video_id, "path": record.path}
 
-    @api.get("/videos/{video_id}/thumbnail", responses=errors(401, 404))
-    async def thumbnail(self, video_id: str, t: Annotated[float, Query(ge=0)] = 0.0) -> FileResponse:
+    @api.get("/videos/{video_id}/thumbnail", response_class=FileResponse,
+             responses={200: {"content": {"image/jpeg": {}}, "description": "the sampled frame nearest t"}, **errors(401, 404)})
+    async def thumbnail(self, video_id: str, t: Annotated[float, Query(ge=0, le=MAX_SECONDS)] = 0.0) -> FileResponse:
         record = self._record(video_id)
         path = self.thumbnails.at(video_id, t, record.sampling_fps)
         if path is None:
             raise UserError(404, f"no thumbnail at {t:.1f} s of video {video_id}")
         return FileResponse(path, media_type="image/jpeg")
 
-    @api.get("/videos/{video_id}/stream", responses=errors(401, 404))
+    @api.get("/videos/{video_id}/stream", response_class=FileResponse,
+             responses={200: {"content": {"video/*": {}}, "description": "the file, with HTTP ranges"}, **errors(401, 404)})
     async def stream(self, video_id: str) -> FileResponse:
         record = self._record(video_id)
         path = Path(record.path)
