@@ -88,7 +88,7 @@ def _allowed_methods(path: str) -> str:
 
 @api.exception_handler(RequestValidationError)
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-    problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in exc.errors()]
+    problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {_explain(e)}" for e in exc.errors()]
     details = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
     return JSONResponse(status_code=422, content={"error": "; ".join(problems), "details": details})
 
@@ -103,6 +103,18 @@ async def _deployment_error(request: Request, exc: RayTaskError) -> JSONResponse
         return JSONResponse(status_code=503, content={"error": str(cause), "capability": "semantic"})
     log.error("request %s failed: %r", request.url.path, cause)
     return JSONResponse(status_code=500, content={"error": f"internal error: {type(cause).__name__}"})
+
+
+# What a pattern in the schema means, said to a person.
+_PATTERNS = {"q": "the query is empty: give words to look for", "paths": "give absolute paths (starting with /)"}
+
+
+def _explain(error: dict) -> str:
+    if error["type"] == "string_pattern_mismatch":
+        named = next((_PATTERNS[p] for p in error["loc"] if p in _PATTERNS), None)
+        if named:
+            return named
+    return error["msg"]
 
 
 def _root_cause(exc: BaseException) -> BaseException:
