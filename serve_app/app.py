@@ -329,13 +329,13 @@ class Api:
     async def stats(self) -> dict:
         return self.store.stats()
 
-    @api.post("/index", status_code=202, responses=errors(400, 401, 403, 404))
+    @api.post("/index", status_code=202, responses=errors(400, 401, 403, 404, 409))
     async def index(self, body: IndexRequest, request: Request) -> dict:
         """Index files or folders under the media roots, in the cluster; follow it with GET /jobs."""
         self._authorise(request)
         return {"job": await self._start_job(self._indexable(body.paths))}
 
-    @api.post("/videos/{video_id}/reindex", status_code=202, responses=errors(401, 403, 404))
+    @api.post("/videos/{video_id}/reindex", status_code=202, responses=errors(401, 403, 404, 409))
     async def reindex(self, video_id: str, request: Request) -> dict:
         """Index one video again from its file, even when it is complete."""
         self._authorise(request)
@@ -349,6 +349,23 @@ class Api:
         records = self.store.list_videos()
         running = records if any(j.state == "running" for j in jobs) else []
         return {"jobs": [self._job(j, running) for j in jobs], "roots": self._roots(records)}
+
+    @api.delete("/jobs/{job_id}", responses=errors(401, 404, 409))
+    async def cancel_job(self, job_id: str, request: Request) -> dict:
+        """Stop a running index job. Videos it finished stay; those it had begun are indexed again
+        by the next run of their paths."""
+        from vidsearch.index_jobs import JobConflict, UnknownJob
+
+        self._authorise(request)
+        try:
+            job = await self.runner.cancel.remote(job_id)
+        except RayTaskError as e:
+            if isinstance(e.cause, UnknownJob):
+                raise UserError(404, f"no index job {job_id}") from None
+            if isinstance(e.cause, JobConflict):
+                raise UserError(409, str(e.cause)) from None
+            raise
+        return {"job": self._job(job, [])}
 
     def _record(self, video_id: str):
         record = self.store.get_video(video_id)

@@ -49,6 +49,16 @@ def job_runner(settings: Settings):
             self._collect()
             return self.book.jobs()
 
+        def cancel(self, job_id: str):
+            """Stop a running job's task and the Ray Data work it started (its tasks, and the actors
+            it owns, which end with it)."""
+            self._collect()
+            job = self.book.cancel(job_id)
+            ref = self.tasks.pop(job_id, None)
+            if ref is not None:
+                ray.cancel(ref, force=False, recursive=True)
+            return job
+
         def _collect(self) -> None:
             if not self.tasks:
                 return
@@ -57,6 +67,8 @@ def job_runner(settings: Settings):
                 if ref not in ready:
                     continue
                 del self.tasks[job_id]
+                if job_id not in {j.job_id for j in self.book.running()}:
+                    continue
                 try:
                     self.book.finish(job_id, ray.get(ref))
                 except ray.exceptions.RayTaskError as e:

@@ -21,7 +21,7 @@ import fsspec
 
 from vidsearch.store.records import VideoRecord
 
-JobState = Literal["running", "done", "failed"]
+JobState = Literal["running", "done", "failed", "cancelled"]
 
 
 class PathRefused(PermissionError):
@@ -33,7 +33,11 @@ class BadIndexPath(ValueError):
 
 
 class JobConflict(RuntimeError):
-    """A running job already covers some of the paths."""
+    """A running job already covers some of the paths, or a job to cancel is not running."""
+
+
+class UnknownJob(KeyError):
+    """No job of that id (finished jobs are kept a while, then forgotten)."""
 
 
 def normal_path(path: str) -> str:
@@ -120,10 +124,23 @@ class JobBook:
         return job
 
     def finish(self, job_id: str, summary: dict) -> None:
-        self._end(job_id, "done", summary=summary)
+        if self._jobs[job_id].state != "cancelled":
+            self._end(job_id, "done", summary=summary)
 
     def fail(self, job_id: str, error: str) -> None:
-        self._end(job_id, "failed", error=error)
+        if self._jobs[job_id].state != "cancelled":  # its task ends with an error of its own
+            self._end(job_id, "failed", error=error)
+
+    def cancel(self, job_id: str) -> IndexJob:
+        """Mark a running job cancelled; what it finished stays, what it had begun is `indexing`
+        and the next run of those paths indexes it again."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        if job.state != "running":
+            raise JobConflict(f"job {job_id} is not running: it is {job.state}")
+        self._end(job_id, "cancelled", error="cancelled on request")
+        return job
 
     def _end(self, job_id: str, state: JobState, **fields) -> None:
         job = self._jobs[job_id]

@@ -644,12 +644,26 @@ function jobItem(job) {
   const text = p.videos_total
     ? `${p.videos_done} of ${plural(p.videos_total, "video")} · ${p.frames_done} of ${plural(p.frames_total, "frame")}`
     : "Reading and checksumming files…";
-  item.append(el("span", { class: "job-title" }, `Indexing ${where}`), bar, el("span", { class: "small" }, text));
+  const cancel = el("button", { type: "button", class: "cancel-job" }, "Cancel");
+  cancel.addEventListener("click", () => cancelJob(job, cancel));
+  item.append(el("span", { class: "job-title" }, `Indexing ${where}`), bar, el("span", { class: "small" }, text), cancel);
   return item;
+}
+
+async function cancelJob(job, button) {
+  button.disabled = true;
+  try {
+    await call(`/jobs/${encodeURIComponent(job.job_id)}`, { method: "DELETE", auth: true });
+    setStatus("library", "Index job cancelled: what it finished stays; run it again to index the rest.");
+  } catch (error) {
+    showError("library", error);
+  }
+  await pollJobs();
 }
 
 function jobText(job) {
   if (job.state === "failed") return `Index job stopped: ${job.error}`;
+  if (job.state === "cancelled") return "Index job cancelled: run it again to index the rest.";
   if (job.state === "running") return "Index job running.";
   const s = job.summary;
   return `Index job done: ${s.indexed} indexed, ${s.skipped} unchanged, ${s.failed.length} failed; ` +

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -350,6 +351,60 @@ def test_reindex_shows_progress_until_the_video_is_complete(service, browser):
     assert job["state"] == "done" and "1 indexed" in job["text"], job
     wait(browser).until(lambda d: row_status(d, bear["video_id"]) == "complete")
     assert service.client.get(f"/videos/{bear['video_id']}").json()["frames"] == bear["frames"]
+
+
+def test_a_cancelled_job_stops_and_a_rerun_completes(service, browser):
+    """Cancel from the page: the job says so and stops writing, the video it had begun is not
+    complete, and the next run indexes it whole."""
+    import shutil
+
+    from tests.conftest import make_video
+
+    client, headers = service.client, {"X-API-Key": KEY}
+    folder = service.library / "zz_long"  # under the library, so the service may index it
+    folder.mkdir()
+    try:
+        long = make_video(folder / "long.mp4", seconds=600, size=(160, 120), fps=5)
+        started = client.post("/index", json={"paths": [str(long)]}, headers=headers)
+        assert started.status_code == 202, started.text
+        open_view(browser, service, "library")
+        key = browser.find_element(By.ID, "api-key")
+        key.clear()
+        key.send_keys(KEY)
+        job_id = started.json()["job"]["job_id"]
+
+        def writing(_):  # cancelled once it has begun writing frames, so there is work to stop
+            job = next(j for j in client.get("/jobs").json()["jobs"] if j["job_id"] == job_id)
+            return job["state"] == "running" and job["progress"]["frames_done"] > 0
+
+        wait(browser, 300).until(writing)
+        wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#job-list .job.running .cancel-job"))[0].click()
+        job = wait(browser, 120).until(lambda d: (j := first_job(d)) and j["state"] != "running" and j)
+        assert job["state"] == "cancelled" and "cancelled" in job["text"], job
+        assert client.delete(f"/jobs/{job_id}", headers=headers).status_code == 409  # not running now
+        assert client.delete("/jobs/000000000000", headers=headers).status_code == 404
+        assert client.delete(f"/jobs/{job_id}").status_code == 401
+        frames = client.get("/stats").json()["frames"]
+        time.sleep(5)
+        assert client.get("/stats").json()["frames"] == frames, "the cancelled job still writes frames"
+        [record] = [v for v in client.get("/videos").json()["videos"] if v["path"] == str(long.resolve())]
+        assert record["status"] == "indexing"  # begun, not complete: the next run indexes it again
+
+        again = client.post("/index", json={"paths": [str(long)]}, headers=headers)
+        assert again.status_code == 202
+        job_id = again.json()["job"]["job_id"]
+        deadline = time.monotonic() + 600
+        while (state := next(j for j in client.get("/jobs").json()["jobs"] if j["job_id"] == job_id)["state"]) == "running":
+            assert time.monotonic() < deadline
+            time.sleep(2)
+        assert state == "done"
+        record = client.get(f"/videos/{record['video_id']}").json()
+        assert record["status"] == "complete" and record["frames"] == 600
+    finally:
+        for v in client.get("/videos").json()["videos"]:
+            if "/zz_long/" in v["path"]:
+                client.delete(f"/videos/{v['video_id']}", headers=headers)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_phone_width_has_no_sideways_scroll(service, browser):
