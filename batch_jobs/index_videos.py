@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 EXIT_FAILED_FILES = 3
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 
 
 @dataclass
@@ -392,6 +393,12 @@ def index_command(
     except (ConfigError, StoreError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(EXIT_ERROR) from None
+    except KeyboardInterrupt:
+        import ray
+
+        ray.shutdown()  # this driver's tasks and actors end with it, on its own cluster or a shared one
+        typer.echo("interrupted: videos finished so far are kept; the next run indexes the rest", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     print_summary(summary, as_json)
     raise typer.Exit(EXIT_FAILED_FILES if summary.failed else 0)
 

@@ -168,6 +168,41 @@ def test_killed_run_leaves_no_duplicates_and_no_false_complete(tmp_path):
         store.close()
 
 
+def test_ctrl_c_stops_the_ray_work_and_a_rerun_resumes(tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for i, source in enumerate(["testsrc2", "mandelbrot"]):
+        make_video(videos / f"v{i}.mp4", seconds=90, size=(640, 360), source=source, audio=False)
+    data = tmp_path / "data"
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    proc = subprocess.Popen([VIDSEARCH, "index", str(videos), "--data-dir", str(data), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True, text=True)
+    thumbs = data / "thumbnails"
+    deadline = time.time() + 120
+    while time.time() < deadline and sum(1 for _ in thumbs.rglob("*.jpg")) < 20:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in its terminal
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err, err[-2000:]
+    written = sum(1 for _ in thumbs.rglob("*.jpg"))
+    time.sleep(3)
+    assert sum(1 for _ in thumbs.rglob("*.jpg")) == written, "Ray work went on after Ctrl-C"
+
+    store = store_of(data)  # the store is free again: nothing of the run holds it
+    try:
+        for r in store.list_videos():
+            assert r.status != "complete" or store.count_frames(r.video_id) == r.frames == 90
+    finally:
+        store.close()
+    code, summary, _ = index(videos, data)
+    assert code == 0 and summary["indexed"] + summary["skipped"] == 2
+    store = store_of(data)
+    try:
+        assert [r.status for r in store.list_videos()] == ["complete"] * 2 and store.count_frames() == 180
+    finally:
+        store.close()
+
+
 def test_shared_corpus(shared_videos, tmp_path):
     code, summary, _ = index(shared_videos, tmp_path)
     assert code == 0 and summary["indexed"] == len(list(shared_videos.iterdir()))
