@@ -119,13 +119,22 @@ class EdgeStore(VideoStore):
     def open(cls, settings: QdrantSettings, root: Path, semantic_dim: int) -> EdgeStore:
         """Open the shards under `root`, creating them sized for `semantic_dim` when new; an
         existing store keeps the size it was created with."""
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot use {root} for the embedded store: {e.strerror}") from None
         meta_file = root / f"{settings.frames_collection}.json"
         if meta_file.exists():
-            meta = json.loads(meta_file.read_text())
-            if meta.get("format") != FORMAT:
-                raise StoreError(f"{meta_file} is format {meta.get('format')}; this vidsearch reads format {FORMAT}")
-            semantic_dim = int(meta["semantic_dim"])
+            try:
+                meta = json.loads(meta_file.read_text())
+                semantic_dim, version = int(meta["semantic_dim"]), meta.get("format")
+            except (OSError, ValueError, TypeError, KeyError):
+                raise StoreError(
+                    f"{meta_file} is not a vidsearch store's description: is {root.parent} another "
+                    f"program's folder, or damaged? Give vidsearch a data dir of its own (--data-dir)"
+                ) from None
+            if version != FORMAT:
+                raise StoreError(f"{meta_file} is format {version}; this vidsearch reads format {FORMAT}")
         lock = _lock(root, time.monotonic() + settings.lock_wait_s)
         shards: dict[str, qe.EdgeShard] = {}
         try:
@@ -342,7 +351,11 @@ def _open_shard(path: Path, config: qe.EdgeConfig) -> qe.EdgeShard:
             return qe.EdgeShard.load(str(path))
         return qe.EdgeShard.create(str(path), config)
     except Exception as e:  # the binding raises plain exceptions
-        raise StoreError(f"cannot open the embedded store at {path}: {str(e).splitlines()[0]}") from None
+        raise StoreError(
+            f"cannot open the embedded store at {path}: {str(e).splitlines()[0]}. The folder is damaged or "
+            f"not a vidsearch store; a copy pulled from a server (`vidsearch store pull`), or indexing "
+            f"into a new data dir, makes a good one"
+        ) from None
 
 
 def to_edge(flt: models.Filter | None) -> qe.Filter | None:
