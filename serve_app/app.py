@@ -18,7 +18,8 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from ray import serve
-from ray.exceptions import RayTaskError
+from ray.exceptions import RayActorError, RayTaskError
+from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
 from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException
 
@@ -29,6 +30,7 @@ from vidsearch.config import Settings, load_settings
 from vidsearch.export import ResultSets
 from vidsearch.filters import SearchFilters
 from vidsearch.media.probe import MediaError
+from vidsearch.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +103,30 @@ async def _deployment_error(request: Request, exc: RayTaskError) -> JSONResponse
         return JSONResponse(status_code=422, content={"error": str(cause)})
     if isinstance(cause, SemanticUnavailable):
         return JSONResponse(status_code=503, content={"error": str(cause), "capability": "semantic"})
+    if isinstance(cause, _UNAVAILABLE):
+        return _unavailable(request, cause)
     log.error("request %s failed: %r", request.url.path, cause)
     return JSONResponse(status_code=500, content={"error": f"internal error: {type(cause).__name__}"})
+
+
+_UNAVAILABLE = (RayActorError, BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError, StoreError)
+
+
+async def _part_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return _unavailable(request, exc)
+
+
+for _kind in _UNAVAILABLE:
+    api.add_exception_handler(_kind, _part_unavailable)
+
+
+def _unavailable(request: Request, cause: BaseException) -> JSONResponse:
+    """A replica that died under the request, one that is full, or a store out of reach: a 503 to
+    try again after, while Serve starts a new replica (or the store comes back)."""
+    log.warning("request %s: %s", request.url.path, cause)
+    what = "the store is unavailable" if isinstance(cause, StoreError) else "a part of the service is restarting or busy"
+    return JSONResponse(status_code=503, content={"error": f"{what}: try again in a few seconds"},
+                        headers={"Retry-After": "5"})
 
 
 # What a pattern in the schema means, said to a person.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,40 @@ def test_stream_supports_ranges_and_delete_needs_the_key(service):
     assert client.get(f"/videos/{target['video_id']}").status_code == 404
     assert client.get("/stats").json()["videos"] == len(videos) - 1
 
+
+
+def test_a_killed_replica_gives_answers_or_a_clear_503_and_the_service_recovers(service):
+    """Searches from eight clients while the Reranker's replica is killed: each gets its answer or a
+    503 that says to try again, none hangs or gets a 500, and searches work again by themselves."""
+    import threading
+
+    import httpx
+    import ray
+
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def client():
+        with httpx.Client(base_url=service.url, timeout=60) as c:
+            while not stop.is_set():
+                statuses.append(c.get("/search", params={"q": "a street", "k": 3, "source": "visual"}).status_code)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(2)
+    replicas = [a for a in ray.util.list_named_actors(all_namespaces=True) if "#Reranker#" in a["name"]
+                and "SERVE_REPLICA" in a["name"] and "default" in a["name"]]
+    assert replicas, ray.util.list_named_actors(all_namespaces=True)
+    for replica in replicas:
+        ray.kill(ray.get_actor(replica["name"], namespace=replica["namespace"]), no_restart=True)
+    time.sleep(8)
+    stop.set()
+    for t in threads:
+        t.join(timeout=90)
+        assert not t.is_alive(), "a client hung"
+    assert set(statuses) <= {200, 503}, sorted(set(statuses))
+    deadline = time.monotonic() + 120
+    while service.client.get("/search", params={"q": "a street", "source": "visual"}).status_code != 200:
+        assert time.monotonic() < deadline, "the service did not recover"
+        time.sleep(2)
