@@ -1,7 +1,7 @@
 """Serving latency, throughput and errors under concurrent load, against the same queries run
 through the in-process call chain (the core objects, no Serve) in the same run.
 
-    python bench/serve_bench.py VIDEO_DIR [--clients 16] [--seconds 60]
+    python bench/serve_bench.py VIDEO_DIR [--clients 16] [--seconds 60] [--mix search|full]
 
 Indexes VIDEO_DIR into a temporary data dir with a randomly initialised SigLIP-B (the default
 model's architecture: weights do not change its cost), serves configs/serve.yaml on local Ray, and
@@ -80,19 +80,35 @@ def replicas() -> dict[str, int]:
             for name, d in app.deployments.items()}
 
 
-async def load(url: str, clients: int, seconds: float, clips: list[bytes]) -> dict[str, list[float]]:
-    latencies: dict[str, list[float]] = {"search": [], "match": [], "errors": []}
+# Share of each route in a run: `search` is the service's two heavy routes; `full` adds what a page
+# asks for beside them, thumbnails of the results and the library listing.
+MIXES = {
+    "search": {"search": 0.75, "match": 0.25},
+    "full": {"search": 0.45, "match": 0.15, "thumbnail": 0.3, "videos": 0.1},
+}
+
+
+async def load(url: str, clients: int, seconds: float, clips: list[bytes], mix: str = "search") -> dict[str, list[float]]:
+    shares = MIXES[mix]
+    latencies: dict[str, list[float]] = {route: [] for route in shares} | {"errors": []}
     deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+        frames = [(v["video_id"], v["frames"]) for v in (await http.get("/videos")).json()["videos"] if v["frames"]]
 
     async def client(n: int) -> None:
         rng = random.Random(n)
         async with httpx.AsyncClient(base_url=url, timeout=120) as http:
             while time.perf_counter() < deadline:
-                route = "match" if rng.random() < 0.25 else "search"
+                route = rng.choices(list(shares), weights=list(shares.values()))[0]
                 started = time.perf_counter()
                 try:
                     if route == "search":
                         r = await http.get("/search", params={"q": " ".join(rng.sample(WORDS, 2)), "k": 10})
+                    elif route == "thumbnail":
+                        video, count = rng.choice(frames)
+                        r = await http.get(f"/videos/{video}/thumbnail", params={"t": rng.randrange(count)})
+                    elif route == "videos":
+                        r = await http.get("/videos")
                     else:
                         r = await http.post("/match", files={"file": ("c.mp4", rng.choice(clips), "video/mp4")})
                     ok = r.status_code == 200
@@ -183,6 +199,8 @@ def main() -> None:
     parser.add_argument("videos", type=Path)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--mix", choices=sorted(MIXES), default="search",
+                        help="search: /search and /match; full: thumbnails and the library listing too")
     args = parser.parse_args()
 
     import ray
@@ -226,7 +244,7 @@ def main() -> None:
                     single.append(time.perf_counter() - started)
             chained = chain_load(chain, args.clients, args.seconds, clips)
             before = replicas()
-            result = asyncio.run(load(url, args.clients, args.seconds, clips))
+            result = asyncio.run(load(url, args.clients, args.seconds, clips, args.mix))
             after = replicas()
         finally:
             serve.shutdown()
@@ -234,12 +252,14 @@ def main() -> None:
     chain_p50, single_p50 = statistics.median(sequential), statistics.median(single)
     print(f"one client:  in-process chain /search {percentiles(sequential)}")
     print(f"             Serve /search            {percentiles(single)} -> p50 {single_p50 / chain_p50:.2f}x the chain")
-    print(f"{args.clients} clients for {args.seconds:.0f} s each, 3 in 4 requests /search, 1 in 4 /match (10 s clips):")
+    mixed = ", ".join(f"{share:.0%} {route}" for route, share in MIXES[args.mix].items())
+    print(f"{args.clients} clients for {args.seconds:.0f} s each (Serve: {mixed}; the chain: 3 in 4 /search, 1 in 4 /match; 10 s clips):")
     for name, run in (("in-process chain", chained), ("Serve over HTTP", result)):
-        total = len(run["search"]) + len(run["match"])
+        routes = [r for r in run if isinstance(run[r], list) and r != "errors"]
+        total = sum(len(run[r]) for r in routes)
         print(f"  {name}: {total / args.seconds:.1f} requests/s, errors {len(run['errors'])}")
-        print(f"    /search {percentiles(run['search'])}")
-        print(f"    /match  {percentiles(run['match'])}")
+        for route in routes:
+            print(f"    {route:9s} {percentiles(run[route])}")
     for reason, count in result["reasons"].items():
         print(f"    {count} x {reason}")
     if chained["search"] and result["search"]:
