@@ -169,3 +169,59 @@ def test_a_killed_replica_gives_answers_or_a_clear_503_and_the_service_recovers(
     while service.client.get("/search", params={"q": "a street", "source": "visual"}).status_code != 200:
         assert time.monotonic() < deadline, "the service did not recover"
         time.sleep(2)
+
+
+def test_the_store_owner_killed_mid_job_fails_the_job_clearly_and_loses_nothing(service):
+    """The embedded store's owner dies while an index job writes: the job fails with a reason, no
+    video is marked complete that is not, the owner comes back, and a re-run completes."""
+    import shutil
+
+    import ray
+
+    from batch_jobs.cluster import NAMESPACE, owner_name
+    from tests.conftest import make_video
+    from vidsearch.config import load_settings
+
+    client, headers = service.client, {"X-API-Key": "secret"}
+    folder = service.library / "zz_owner"
+    folder.mkdir()
+    try:
+        long = make_video(folder / "long.mp4", seconds=600, size=(160, 120), fps=5)
+        job_id = client.post("/index", json={"paths": [str(long)]}, headers=headers).json()["job"]["job_id"]
+
+        def job():
+            return next(j for j in client.get("/jobs").json()["jobs"] if j["job_id"] == job_id)
+
+        deadline = time.monotonic() + 300
+        while job()["progress"]["frames_done"] == 0:
+            assert time.monotonic() < deadline and job()["state"] == "running", job()
+            time.sleep(0.5)
+        settings = load_settings(service.config)
+        ray.kill(ray.get_actor(owner_name(settings), namespace=NAMESPACE), no_restart=False)
+
+        deadline = time.monotonic() + 300
+        while True:  # the service answers again once the owner is back: meanwhile, 503s
+            answer = client.get("/jobs")
+            assert answer.status_code in (200, 503) and time.monotonic() < deadline, answer.text
+            if answer.status_code == 200 and job()["state"] != "running":
+                break
+            time.sleep(1)
+        ended = job()
+        assert ended["state"] == "failed" and "store" in ended["error"], ended
+        for video in client.get("/videos").json()["videos"]:
+            if video["status"] == "complete" and "/zz_owner/" in video["path"]:
+                assert video["frames"] == 600
+
+        job_id = client.post("/index", json={"paths": [str(long)]}, headers=headers).json()["job"]["job_id"]
+        deadline = time.monotonic() + 600
+        while job()["state"] == "running":
+            assert time.monotonic() < deadline
+            time.sleep(2)
+        assert job()["state"] == "done"
+        [video] = [v for v in client.get("/videos").json()["videos"] if "/zz_owner/" in v["path"]]
+        assert video["status"] == "complete" and video["frames"] == 600
+    finally:
+        for v in client.get("/videos").json()["videos"]:
+            if "/zz_owner/" in v["path"]:
+                client.delete(f"/videos/{v['video_id']}", headers=headers)
+        shutil.rmtree(folder, ignore_errors=True)
