@@ -175,8 +175,10 @@ def test_ctrl_c_stops_the_ray_work_and_a_rerun_resumes(tmp_path):
         make_video(videos / f"v{i}.mp4", seconds=90, size=(640, 360), source=source, audio=False)
     data = tmp_path / "data"
     env = {**os.environ, "RAY_ADDRESS": ""}
+    # As in a terminal, whatever this test runs under (a background job ignores Ctrl-C).
     proc = subprocess.Popen([VIDSEARCH, "index", str(videos), "--data-dir", str(data), "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     thumbs = data / "thumbnails"
     deadline = time.time() + 120
     while time.time() < deadline and sum(1 for _ in thumbs.rglob("*.jpg")) < 20:

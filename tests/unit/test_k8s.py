@@ -343,9 +343,15 @@ def test_generated_serve_config_patches_are_current():
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_serve_config_is_the_one_in_configs(overlay):
-    """No cluster-only differences: settings reach the cluster through vidsearch-env."""
+    """No cluster-only differences but one: settings reach the cluster through vidsearch-env, and
+    the proxies listen on the pods' interfaces (a laptop's config says loopback), where the
+    service then asks for its key (VIDSEARCH_SERVE__HOST in vidsearch-env)."""
     service = one(built(overlay), "RayService")
-    assert serve_config(service) == yaml.safe_load((ROOT / SERVE_CONFIGS[overlay]).read_text())
+    expected = yaml.safe_load((ROOT / SERVE_CONFIGS[overlay]).read_text())
+    expected["http_options"]["host"] = "0.0.0.0"
+    assert serve_config(service) == expected
+    env = one([o for o in built(overlay) if o["metadata"]["name"] == "vidsearch-env"], "ConfigMap")["data"]
+    assert env["VIDSEARCH_SERVE__HOST"] == "0.0.0.0"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
