@@ -51,12 +51,13 @@ def job_runner(settings: Settings):
 
         def cancel(self, job_id: str):
             """Stop a running job's task and the Ray Data work it started (its tasks, and the actors
-            it owns, which end with it)."""
+            it owns, which end with it). Forced: an interrupt raised in the task was seen to let it
+            write on; what a killed task had begun stays `indexing`, and the next run redoes it."""
             self._collect()
             job = self.book.cancel(job_id)
             ref = self.tasks.pop(job_id, None)
             if ref is not None:
-                ray.cancel(ref, force=False, recursive=True)
+                ray.cancel(ref, force=True, recursive=True)
             return job
 
         def _collect(self) -> None:

@@ -341,7 +341,7 @@ def test_reindex_shows_progress_until_the_video_is_complete(service, browser):
     wait(browser).until(lambda d: row_status(d, bear["video_id"]) == "complete")
     browser.find_element(By.CSS_SELECTOR, f"button[aria-label='Re-index {Path(bear['path']).name}']").click()
 
-    job = wait(browser).until(lambda d: first_job(d))
+    job = wait(browser).until(lambda d: (j := first_job(d)) and bear["path"] in j["text"] and j)  # its own, not an older one
     assert job["state"] == "running" and job["progress"], job
     assert bear["path"] in job["text"]
     busy = service.client.post("/index", json={"paths": [bear["path"]]}, headers={"X-API-Key": KEY})

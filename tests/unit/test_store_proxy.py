@@ -13,6 +13,9 @@ from vidsearch.store.records import VideoRecord
 def ray_cluster():
     import ray
 
+    if ray.is_initialized():  # the integration tests' cluster, in a whole run: a process of it
+        yield ray
+        return
     ray.init(address="local", namespace="vidsearch", num_cpus=1, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
