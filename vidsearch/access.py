@@ -59,8 +59,8 @@ class Access:
     def for_service(cls, configured: str | None, host: str, data_dir: Path, protect_reads: bool) -> Access:
         if configured:
             return cls(configured, protect_reads)
-        key, _ = stored_key(data_dir, create=not is_loopback(host) or protect_reads)
-        return cls(key if (key and (not is_loopback(host) or protect_reads)) else None, protect_reads)
+        needed = protect_reads or not is_loopback(host)
+        return cls(stored_key(data_dir, create=True)[0] if needed else None, protect_reads)
 
     def allows(self, given: str | None, write: bool) -> bool:
         if self.key is None or not (write or self.protect_reads):

@@ -41,6 +41,14 @@ def cut(src: Path, dst: Path, start: float, seconds: float, vf: str = "scale=-2:
     return dst
 
 
+def forget_folder(service, folder: Path) -> None:
+    """Remove a folder a test added under the library, and its videos from the index."""
+    for video in service.client.get("/videos").json()["videos"]:
+        if video["path"].startswith(f"{folder.resolve()}/"):
+            service.client.delete(f"/videos/{video['video_id']}", headers={"X-API-Key": "secret"})
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

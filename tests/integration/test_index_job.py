@@ -131,6 +131,18 @@ def test_moves_changes_and_missing_model(tmp_path, offline_hub):
     assert json.loads(run_cli("stats", "--json", "--data-dir", str(data)).stdout)["frames"] == 9
 
 
+def assert_rerun_completes(videos, data, count: int, frames: int) -> None:
+    """A second run indexes whatever an interrupted one left, and every video is then whole."""
+    code, summary, _ = index(videos, data)
+    assert code == 0 and summary["indexed"] + summary["skipped"] == count
+    store = store_of(data)
+    try:
+        assert [r.status for r in store.list_videos()] == ["complete"] * count
+        assert store.count_frames() == count * frames
+    finally:
+        store.close()
+
+
 def test_killed_run_leaves_no_duplicates_and_no_false_complete(tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()
@@ -158,14 +170,7 @@ def test_killed_run_leaves_no_duplicates_and_no_false_complete(tmp_path):
     finally:
         store.close()
 
-    code, summary, _ = index(videos, data)
-    assert code == 0 and summary["indexed"] + summary["skipped"] == 4
-    store = store_of(data)
-    try:
-        assert [r.status for r in store.list_videos()] == ["complete"] * 4
-        assert store.count_frames() == 360
-    finally:
-        store.close()
+    assert_rerun_completes(videos, data, 4, 90)
 
 
 def test_ctrl_c_stops_the_ray_work_and_a_rerun_resumes(tmp_path):
@@ -196,13 +201,7 @@ def test_ctrl_c_stops_the_ray_work_and_a_rerun_resumes(tmp_path):
             assert r.status != "complete" or store.count_frames(r.video_id) == r.frames == 90
     finally:
         store.close()
-    code, summary, _ = index(videos, data)
-    assert code == 0 and summary["indexed"] + summary["skipped"] == 2
-    store = store_of(data)
-    try:
-        assert [r.status for r in store.list_videos()] == ["complete"] * 2 and store.count_frames() == 180
-    finally:
-        store.close()
+    assert_rerun_completes(videos, data, 2, 90)
 
 
 def test_shared_corpus(shared_videos, tmp_path):

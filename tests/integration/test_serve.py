@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import HELD_OUT, cut
+from tests.integration.conftest import forget_folder, HELD_OUT, cut
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -176,8 +176,6 @@ def test_a_killed_replica_gives_answers_or_a_clear_503_and_the_service_recovers(
 def test_the_store_owner_killed_mid_job_fails_the_job_clearly_and_loses_nothing(service):
     """The embedded store's owner dies while an index job writes: the job fails with a reason, no
     video is marked complete that is not, the owner comes back, and a re-run completes."""
-    import shutil
-
     import ray
 
     from batch_jobs.cluster import NAMESPACE, owner_name
@@ -223,7 +221,4 @@ def test_the_store_owner_killed_mid_job_fails_the_job_clearly_and_loses_nothing(
         [video] = [v for v in client.get("/videos").json()["videos"] if "/zz_owner/" in v["path"]]
         assert video["status"] == "complete" and video["frames"] == LONG_S
     finally:
-        for v in client.get("/videos").json()["videos"]:
-            if "/zz_owner/" in v["path"]:
-                client.delete(f"/videos/{v['video_id']}", headers=headers)
-        shutil.rmtree(folder, ignore_errors=True)
+        forget_folder(service, folder)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import cut
+from tests.integration.conftest import forget_folder, cut
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -357,8 +357,6 @@ def test_reindex_shows_progress_until_the_video_is_complete(service, browser):
 def test_a_cancelled_job_stops_and_a_rerun_completes(service, browser):
     """Cancel from the page: the job says so and stops writing, the video it had begun is not
     complete, and the next run indexes it whole."""
-    import shutil
-
     from tests.conftest import make_video
 
     client, headers = service.client, {"X-API-Key": KEY}
@@ -402,10 +400,7 @@ def test_a_cancelled_job_stops_and_a_rerun_completes(service, browser):
         record = client.get(f"/videos/{record['video_id']}").json()
         assert record["status"] == "complete" and record["frames"] == LONG_S
     finally:
-        for v in client.get("/videos").json()["videos"]:
-            if "/zz_long/" in v["path"]:
-                client.delete(f"/videos/{v['video_id']}", headers=headers)
-        shutil.rmtree(folder, ignore_errors=True)
+        forget_folder(service, folder)
 
 
 def test_phone_width_has_no_sideways_scroll(service, browser):
