@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DATA_DIR ?= data
 
-.PHONY: run stop test setup system-deps bench clean k8s
+.PHONY: run cluster stop test setup system-deps bench clean k8s
 
 # Index VIDEOS (on a running local Ray cluster, or on one of its own), then serve them on
 # http://127.0.0.1:8000 until Ctrl-C, which stops the cluster `vidsearch serve` started.
@@ -19,6 +19,10 @@ run: setup
 	@[ -n "$$(ls -A "$(VIDEOS)")" ] || echo "note: $(VIDEOS) is empty; put videos there or run make run VIDEOS=/path/to/videos"
 	$(BIN)/vidsearch index "$(VIDEOS)" --data-dir "$(DATA_DIR)" || [ $$? -eq 3 ]
 	$(BIN)/vidsearch serve --data-dir "$(DATA_DIR)"
+
+# A local Ray cluster for `ray job submit` (README: Jobs on a local cluster).
+cluster: setup
+	$(BIN)/vidsearch cluster start
 
 stop:
 	$(BIN)/ray stop

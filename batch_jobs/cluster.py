@@ -101,6 +101,25 @@ def start_head(bin_dir: Path, env: dict, timeout_s: float = 120.0):
     raise ClusterError(f"a local Ray cluster did not start within {timeout_s:.0f} s")
 
 
+def start_cluster(bin_dir: Path, env: dict, port: int, dashboard_port: int) -> str:
+    """A local head that outlives this command, for `ray job submit` (its dashboard on loopback):
+    its address. Ray runs a job's entrypoint (`python -m ...`) with the head's PATH, so this
+    environment's bin goes first on it; a head started from a virtualenv it was not activated in
+    would run jobs with the system's Python."""
+    import subprocess
+
+    env = {**env, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}
+    done = subprocess.run(
+        [str(bin_dir / "ray"), "start", "--head", f"--port={port}", "--include-dashboard=true",
+         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}", "--disable-usage-stats"],
+        env=env, capture_output=True, text=True,
+    )
+    address = recorded_cluster()
+    if done.returncode != 0 or not address or not cluster_alive(address):
+        raise ClusterError(f"cannot start a local Ray cluster: {(done.stderr or done.stdout)[-2000:]}")
+    return address
+
+
 def stop_head(head, timeout_s: float = 60.0) -> None:
     """Stop a head of `start_head` and every process of its cluster."""
     import signal

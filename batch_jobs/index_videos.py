@@ -389,6 +389,10 @@ def index_command(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(config, data_dir=data_dir)
+        if not settings.data_dir.is_absolute() and "working_dir_files" in Path.cwd().parts:
+            raise ConfigError(
+                f"the data dir '{settings.data_dir}' would be inside this job's working directory, a copy "
+                "that Ray deletes: give an absolute one (--data-dir /path/to/data or VIDSEARCH_DATA_DIR)")
         summary = run_index(paths, settings, show_progress=not as_json or sys.stderr.isatty())
     except (ConfigError, StoreError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)

@@ -167,6 +167,34 @@ def store_pull(
     _copy(source, target, as_json, f"the embedded store in {settings.data_dir} holds it")
 
 
+cluster_app = typer.Typer(no_args_is_help=True, help="A local Ray cluster for `ray job submit`.")
+app.add_typer(cluster_app, name="cluster")
+
+
+@cluster_app.command("start")
+def cluster_start(
+    port: Annotated[int, typer.Option(help="the head's port")] = 6379,
+    dashboard_port: Annotated[int, typer.Option(help="the dashboard's (and job API's) port, on 127.0.0.1")] = 8265,
+) -> None:
+    """Start a local Ray cluster whose jobs run this environment's Python; `make stop` stops it."""
+    import os
+    import sys
+
+    from batch_jobs.cluster import ClusterError, RAY_TOKEN, running_local_cluster, start_cluster, with_ray_auth
+
+    running = running_local_cluster()
+    if running:
+        _fail(f"a Ray cluster is already running at {running}; stop it first (`make stop` or `ray stop`)")
+    try:
+        address = start_cluster(Path(sys.executable).parent, with_ray_auth(dict(os.environ)), port, dashboard_port)
+    except ClusterError as e:
+        _fail(str(e))
+    token = " RAY_AUTH_MODE=token" if RAY_TOKEN.exists() else ""  # the head then asks for Ray's token
+    typer.echo(f"Ray cluster at {address}, jobs at http://127.0.0.1:{dashboard_port}; submit with\n"
+               f"  export RAY_ADDRESS=http://127.0.0.1:{dashboard_port}{token}\n"
+               f"  ray job submit --working-dir . -- python -m batch_jobs.index_videos /path/to/videos --data-dir \"$PWD/data\"")
+
+
 @app.command()
 def serve(
     serve_config: Annotated[Path, typer.Option("--serve-config", help="Ray Serve config")] = Path("configs/serve.yaml"),

@@ -55,6 +55,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture
+def ray_record():
+    """Keep whatever cluster record this machine had, and put it back afterwards."""
+    from batch_jobs.cluster import CLUSTER_MARKER, cluster_alive
+
+    saved = CLUSTER_MARKER.read_text() if CLUSTER_MARKER.exists() else None
+    if saved is not None and cluster_alive(saved.strip()):
+        pytest.skip(f"a Ray cluster is running at {saved.strip()}; the command would reuse it")
+    yield
+    if saved is None:
+        CLUSTER_MARKER.unlink(missing_ok=True)
+    else:
+        CLUSTER_MARKER.write_text(saved)
+
+
 @dataclass
 class Service:
     client: httpx.Client

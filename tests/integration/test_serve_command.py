@@ -20,19 +20,6 @@ from tests.integration.conftest import REPO, free_port
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture
-def ray_record():
-    """Keep whatever cluster record this machine had, and put it back afterwards."""
-    saved = CLUSTER_MARKER.read_text() if CLUSTER_MARKER.exists() else None
-    if saved is not None and cluster_alive(saved.strip()):
-        pytest.skip(f"a Ray cluster is running at {saved.strip()}; `vidsearch serve` would reuse it")
-    yield
-    if saved is None:
-        CLUSTER_MARKER.unlink(missing_ok=True)
-    else:
-        CLUSTER_MARKER.write_text(saved)
-
-
 def serve(data_dir: Path, port: int, env: dict) -> subprocess.Popen:
     return subprocess.Popen(
         [str(BIN / "vidsearch"), "serve", "--data-dir", str(data_dir), "--port", str(port)],
