@@ -36,7 +36,7 @@ def make_video(
     w, h = size
     cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", SOURCES[source].format(w=w, h=h, fps=fps)]
     if audio:
-        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:beep_factor=4"]
+        cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:beep_factor=4"]
     cmd += ["-t", str(seconds)]
     cmd += codec or ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     if audio:

@@ -13,7 +13,7 @@ from tests.integration.conftest import forget_folder, HELD_OUT, cut
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_health_and_stats(service):
-    client, library = service.client, service.library
+    client = service.client
     health = client.get("/health").json()
     assert health["capabilities"] == {
         "text_search": True, "words_search": True, "image_search": True, "clip_match": True, "audio_verification": True,

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from batch_jobs.cluster import CLUSTER_MARKER, cluster_alive, recorded_cluster
 from tests.integration.conftest import REPO, free_port

@@ -1,7 +1,6 @@
 """The in-memory copy index follows the store and proposes the right candidates."""
 
 import numpy as np
-import pytest
 
 from tests.unit.test_store import record
 from vidsearch.copy_index import CopyIndex
@@ -71,7 +70,8 @@ class CountingStore:
 
 def test_a_cold_sync_is_one_pass_and_a_new_video_only_appends(store):
     rng = np.random.default_rng(2)
-    library = {put(store, f"c{i}", unit(rng, 20)): i for i in range(12)}
+    for i in range(12):
+        put(store, f"c{i}", unit(rng, 20))
     counting = CountingStore(store)
     index = CopyIndex()
     assert index.sync(counting) == 12 and len(index) == 240

@@ -1,7 +1,6 @@
 """Planning an index run and writing its rows, against a real local store, without Ray."""
 
 import numpy as np
-import pytest
 
 from vidsearch.embedders.copy import DIM
 from vidsearch.frame_batches import _batch, failure_batch

@@ -12,7 +12,7 @@ from batch_jobs.stages import inspect_file
 from vidsearch.clips import clip_fingerprint, clip_vectors
 from vidsearch.config import Settings
 from vidsearch.copy_index import CopyIndex
-from vidsearch.frame_batches import VideoTask, segment_batches, segments
+from vidsearch.frame_batches import segment_batches, segments
 from vidsearch.matching import match_clip, verify_audio
 from vidsearch.media.probe import VideoMetadata
 from vidsearch.media.thumbnails import ThumbnailStore
