@@ -202,12 +202,24 @@ def _owner_actor(settings: Settings):
     @ray.remote(num_cpus=0, max_restarts=2, max_concurrency=OWNER_THREADS)
     class StoreOwner:
         def __init__(self, settings: Settings):
-            self.store = open_store(settings)
+            import threading
+
+            self.settings, self.store, self._opening = settings, None, threading.Lock()
+            try:
+                self._open()
+            except StoreError:
+                pass  # a store that cannot open yet (a full disk, a busy folder) says why on each call
+
+        def _open(self) -> VideoStore:
+            with self._opening:
+                if self.store is None:
+                    self.store = open_store(self.settings)
+            return self.store
 
         def call(self, method: str, args: tuple, kwargs: dict):
             if method not in STORE_METHODS:
                 raise AttributeError(f"the store has no method {method}")
-            return getattr(self.store, method)(*args, **kwargs)
+            return getattr(self.store or self._open(), method)(*args, **kwargs)
 
     settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
     return StoreOwner.options(
@@ -231,7 +243,8 @@ class StoreProxy:
             try:
                 return ray.get(self._actor.call.remote(method, args, kwargs))
             except ray.exceptions.RayTaskError as e:
-                raise e.as_instanceof_cause() from None
+                # The store's own error, with its message alone (not the remote traceback).
+                raise (e.cause if isinstance(e.cause, Exception) else e.as_instanceof_cause()) from None
             except ray.exceptions.RayActorError as e:
                 raise StoreError(f"the embedded store's owner is not running: {e}") from None
 

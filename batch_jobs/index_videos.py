@@ -70,7 +70,7 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
     store = cluster_store(settings)
     if model_dir is not None:
         store.check_semantic_size(settings.semantic.dim, settings.semantic.model)
-    thumbnails = ThumbnailStore(settings.thumbnails_dir, settings.sampling.fps)
+    thumbnails = ThumbnailStore(settings.thumbnails_dir, settings.sampling.fps, settings.min_free_mb)
     inspected = _inspect(candidates)
     plan = make_plan(inspected, store, summary.semantic_model, settings.sampling.fps)
     apply_plan(plan, store, thumbnails, summary)

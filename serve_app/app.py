@@ -30,7 +30,7 @@ from vidsearch.config import Settings, load_settings
 from vidsearch.export import ResultSets
 from vidsearch.filters import SearchFilters
 from vidsearch.media.probe import MediaError
-from vidsearch.store.errors import StoreError
+from vidsearch.store.errors import DiskFull, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,8 @@ def _unavailable(request: Request, cause: BaseException) -> JSONResponse:
     """A replica that died under the request, one that is full, or a store out of reach: a 503 to
     try again after, while Serve starts a new replica (or the store comes back)."""
     log.warning("request %s: %s", request.url.path, cause)
+    if isinstance(cause, DiskFull):
+        return JSONResponse(status_code=507, content={"error": str(cause)})
     what = "the store is unavailable" if isinstance(cause, StoreError) else "a part of the service is restarting or busy"
     return JSONResponse(status_code=503, content={"error": f"{what}: try again in a few seconds"},
                         headers={"Retry-After": "5"})
@@ -322,7 +324,7 @@ class Api:
     async def video(self, video_id: str) -> dict:
         return self._record(video_id).model_dump(mode="json", exclude={"fingerprint"})
 
-    @api.delete("/videos/{video_id}", responses=errors(401, 404))
+    @api.delete("/videos/{video_id}", responses=errors(401, 404, 507))
     async def delete_video(self, video_id: str, request: Request) -> dict:
         self._authorise(request)
         record = self._record(video_id)
@@ -359,7 +361,7 @@ class Api:
         self._authorise(request)
         return {"job": await self._start_job(self._indexable(body.paths))}
 
-    @api.post("/videos/{video_id}/reindex", status_code=202, responses=errors(401, 403, 404, 409))
+    @api.post("/videos/{video_id}/reindex", status_code=202, responses=errors(401, 403, 404, 409, 507))
     async def reindex(self, video_id: str, request: Request) -> dict:
         """Index one video again from its file, even when it is complete."""
         self._authorise(request)

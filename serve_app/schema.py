@@ -20,6 +20,7 @@ _WHY = {
     413: "the upload is larger than serve.max_upload_mb",
     422: "the request is invalid: the error says which part",
     503: "the capability is off: the semantic model is not available, or the store is unreachable",
+    507: "the disk holding the data dir is full: free space, then try again",
 }
 
 

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("data")
+    # The embedded engine cannot survive a full disk (vidsearch/store/space.py); the margin also
+    # covers rebuilding a segment of the frame index.
+    min_free_mb: float = Field(1024, ge=0, description="writes to data_dir stop, with an error, below this much free disk")
     qdrant: QdrantSettings = QdrantSettings()
     sampling: SamplingSettings = SamplingSettings()
     semantic: SemanticSettings = SemanticSettings()

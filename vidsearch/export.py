@@ -6,10 +6,13 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import os
 import re
 import uuid
 from pathlib import Path, PurePath
+
+log = logging.getLogger(__name__)
 
 MOMENT_PAD_S = 2.0  # a search moment becomes an edit of this much either side
 EDL_FPS = 25
@@ -25,12 +28,19 @@ class ResultSets:
     def __init__(self, root: Path):
         self.root = Path(root)
 
-    def put(self, results: list[dict]) -> str:
+    def put(self, results: list[dict]) -> str | None:
+        """The id to export `results` by; None when they cannot be kept (a full disk): the
+        search still answers, without an export."""
         export_id = uuid.uuid4().hex[:16]
-        self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f".{export_id}.tmp"
-        tmp.write_text(json.dumps(results))
-        tmp.replace(self.root / f"{export_id}.json")  # never half a file under its name
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(results))
+            tmp.replace(self.root / f"{export_id}.json")  # never half a file under its name
+        except OSError as e:
+            log.warning("cannot keep results for export in %s: %s", self.root, e.strerror)
+            tmp.unlink(missing_ok=True)
+            return None
         self._prune()
         return export_id
 

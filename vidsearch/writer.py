@@ -63,6 +63,7 @@ class IndexWriter:
             self._write_frames(vid, {k: v[rows] for k, v in batch.items()})
 
     def _write_frames(self, vid: str, rows: dict[str, np.ndarray]) -> None:
+        self.thumbnails.ensure_room()  # a full disk stops the job (DiskFull): every video would fail
         for index, jpeg in zip(rows["frame_index"], rows["thumb"]):
             self.thumbnails.write(vid, int(index), jpeg)
         semantic = rows.get("semantic")

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vidsearch.store.space import disk_full, ensure_free, is_disk_full
+
 
 def encode_thumbnail(image: np.ndarray, max_side: int = 192, quality: int = 80) -> bytes:
     pic = Image.fromarray(image)
@@ -21,19 +23,30 @@ def encode_thumbnail(image: np.ndarray, max_side: int = 192, quality: int = 80) 
 class ThumbnailStore:
     """Thumbnails on disk, addressable by video and second."""
 
-    def __init__(self, root: Path, fps: float):
+    def __init__(self, root: Path, fps: float, min_free_mb: float = 0):
         self.root = Path(root)
         self.fps = fps
+        self.min_free_mb = min_free_mb
+
+    def ensure_room(self) -> None:
+        """Raise DiskFull when writing more would eat into the disk's kept-free margin."""
+        ensure_free(self.root, self.min_free_mb, "writing thumbnails")
 
     def path(self, video_id: str, frame_index: int) -> Path:
         return self.root / video_id / f"{frame_index:07d}.jpg"
 
     def write(self, video_id: str, frame_index: int, jpeg: bytes) -> None:
         target = self.path(video_id, frame_index)
-        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(jpeg)
-        tmp.replace(target)  # readers never see half a file
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(jpeg)
+            tmp.replace(target)  # readers never see half a file
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            if is_disk_full(e):
+                raise disk_full(self.root, "writing thumbnails", e) from None
+            raise
 
     def at(self, video_id: str, second: float, fps: float | None = None) -> Path | None:
         """The thumbnail of the sampled frame nearest to `second`, if it exists; `fps` is the rate

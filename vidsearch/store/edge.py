@@ -40,6 +40,7 @@ from vidsearch.config import QdrantSettings
 from vidsearch.embedders.copy import DIM as COPY_DIM
 from vidsearch.store.base import FRAME_INDEXES, HIT_FIELDS, TEXT_INDEXES, VIDEO_INDEXES, Kind, Point, VideoStore
 from vidsearch.store.errors import StoreBusy, StoreError
+from vidsearch.store.space import OPEN_FLOOR_MB, ensure_free
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +106,11 @@ def texts_config() -> qe.EdgeConfig:
 class EdgeStore(VideoStore):
     engine = "edge"
 
-    def __init__(self, shards: dict[str, qe.EdgeShard], semantic_dim: int, root: Path, lock: int, search_ef: int = 256):
+    def __init__(self, shards: dict[str, qe.EdgeShard], semantic_dim: int, root: Path, lock: int, search_ef: int = 256,
+                 min_free_mb: float = 0):
         super().__init__(semantic_dim)
         self.root = root
+        self.min_free_mb = min_free_mb
         self._search = qe.SearchParams(hnsw_ef=search_ef)
         self._shards = shards
         self._lock = lock
@@ -116,13 +119,15 @@ class EdgeStore(VideoStore):
         self._warming = threading.Thread()
 
     @classmethod
-    def open(cls, settings: QdrantSettings, root: Path, semantic_dim: int) -> EdgeStore:
+    def open(cls, settings: QdrantSettings, root: Path, semantic_dim: int, min_free_mb: float = 0) -> EdgeStore:
         """Open the shards under `root`, creating them sized for `semantic_dim` when new; an
-        existing store keeps the size it was created with."""
+        existing store keeps the size it was created with. Bulk writes stop while `min_free_mb`
+        are left on its disk."""
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot use {root} for the embedded store: {e.strerror}") from None
+        ensure_free(root, min(OPEN_FLOOR_MB, min_free_mb / 2), "opening the store")
         meta_file = root / f"{settings.frames_collection}.json"
         if meta_file.exists():
             try:
@@ -152,7 +157,7 @@ class EdgeStore(VideoStore):
             raise
         if not meta_file.exists():
             meta_file.write_text(json.dumps({"format": FORMAT, "semantic_dim": semantic_dim}))
-        store = cls(shards, semantic_dim, root, lock, settings.search_ef)
+        store = cls(shards, semantic_dim, root, lock, settings.search_ef, min_free_mb)
         store._ensure_indexes()
         store._warming = threading.Thread(target=_warm, args=(root / settings.frames_collection,), daemon=True)
         store._warming.start()
@@ -181,6 +186,7 @@ class EdgeStore(VideoStore):
         self._lock = -1
 
     def optimize(self) -> None:
+        ensure_free(self.root, self.min_free_mb, "building the frame index")
         self._unindexed = 0
         self.flush()
         started = time.perf_counter()
@@ -225,6 +231,8 @@ class EdgeStore(VideoStore):
     # -- primitives -------------------------------------------------------------------------------
 
     def _upsert(self, kind: Kind, points: list[Point], shared: dict | None = None) -> None:
+        if kind != "videos":  # records are small, and finishing or failing a video needs them
+            ensure_free(self.root, self.min_free_mb, "writing to the store")
         # UUID objects, not strings: the binding takes them 5x faster.
         point_ids = [uuid.UUID(p.id) for p in points]
         shard = self._shards[kind]

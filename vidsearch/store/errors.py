@@ -8,3 +8,7 @@ class StoreUnavailable(StoreError):
 
 class StoreBusy(StoreError):
     """The embedded store's folder is held by another process."""
+
+
+class DiskFull(StoreError):
+    """The disk holding the data dir is (nearly) full; writes stopped before it ran out."""

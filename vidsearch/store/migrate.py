@@ -86,7 +86,7 @@ def migrate_local(settings: Settings, progress: bool | None = None) -> CopySumma
     partial = settings.edge_path.with_name(settings.edge_path.name + ".migrating")
     shutil.rmtree(partial, ignore_errors=True)  # what an interrupted migration left
     try:
-        target = EdgeStore.open(settings.qdrant, partial, source.semantic_dim)
+        target = EdgeStore.open(settings.qdrant, partial, source.semantic_dim, settings.min_free_mb)
         try:
             summary = copy_store(source, target, progress=sys.stderr.isatty() if progress is None else progress)
         finally:

@@ -28,4 +28,4 @@ def open_store(settings: Settings, qdrant: QdrantSettings | None = None) -> Vide
 
     if needs_migration(settings):
         migrate_local(settings)
-    return EdgeStore.open(qdrant, settings.edge_path, settings.semantic.dim)
+    return EdgeStore.open(qdrant, settings.edge_path, settings.semantic.dim, settings.min_free_mb)
