@@ -58,6 +58,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from vidsearch.results import Match
 from edits import CATEGORIES, EDITS, MIN_CLIP_S, Cut, Edit, Truth, probe  # bench/, beside this
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -136,7 +138,7 @@ class Outcome:
     edit: str
     category: str
     truths: list[Truth]
-    matches: list[dict]  # every prediction scoring at least FLOOR, best first
+    matches: list[Match]  # every prediction scoring at least FLOOR, best first
     match_s: float  # candidates, alignment and audio: what the library's size drives
     decode_s: float
     audio_mode: str
@@ -200,7 +202,7 @@ def same_content(videos: list[Path], fps: float) -> dict[str, dict[str, float]]:
 def truth_in(match: dict, truth: Truth) -> tuple[float, float, float] | None:
     """The true (source start, source end, query start) on the matched video's timeline, or None
     when the match names another source."""
-    name, source = Path(match["path"]).name, Path(truth.path).name
+    name, source = Path(match.path).name, Path(truth.path).name
     if name == source:
         shift = 0.0
     elif name in SAME_CONTENT.get(source, {}):
@@ -216,14 +218,14 @@ def pair_hit(match: dict, truth: Truth) -> bool:
     where = truth_in(match, truth)
     if where is None:
         return False
-    source = iou((match["source_start_s"], match["source_end_s"]), where[:2])
-    query = iou((match["query_start_s"], match["query_end_s"]), (where[2], truth.query_end_s))
+    source = iou((match.source_start_s, match.source_end_s), where[:2])
+    query = iou((match.query_start_s, match.query_end_s), (where[2], truth.query_end_s))
     return source > 0 and query > 0
 
 
 def found(o: Outcome) -> list[tuple[Truth, dict]]:
     """Each truth with the best-scored match that finds it; a match finds one truth at most."""
-    ranked = sorted(o.matches, key=lambda m: -m["score"])
+    ranked = sorted(o.matches, key=lambda m: -m.score)
     taken: set[int] = set()
     pairs = []
     for t in o.truths:
@@ -238,7 +240,7 @@ def top1(o: Outcome, pairs: list[tuple[Truth, dict]]) -> float:
     """One truth: the best match names its source. Several: the share of them found."""
     if len(o.truths) > 1:
         return len(pairs) / len(o.truths)
-    best = max(o.matches, key=lambda m: m["score"], default=None)
+    best = max(o.matches, key=lambda m: m.score, default=None)
     return float(best is not None and truth_in(best, o.truths[0]) is not None)
 
 
@@ -246,7 +248,7 @@ def micro_ap(outcomes: list[Outcome]) -> float:
     """Average precision over every (query, source segment) prediction of every query, pooled and
     ranked by score; a prediction is right when it overlaps a true segment of its source not yet
     claimed by a better-scored prediction."""
-    predictions = [(m["score"], i, m) for i, o in enumerate(outcomes) for m in o.matches]
+    predictions = [(m.score, i, m) for i, o in enumerate(outcomes) for m in o.matches]
     predictions.sort(key=lambda p: -p[0])
     total = sum(len(o.truths) for o in outcomes)
     claimed: set[tuple[int, int]] = set()
@@ -264,7 +266,7 @@ def micro_ap(outcomes: list[Outcome]) -> float:
 
 def above(outcomes: list[Outcome], threshold: float) -> list[Outcome]:
     """The outcomes as a run at `threshold` would report them."""
-    return [replace(o, matches=[m for m in o.matches if m["score"] >= threshold]) for o in outcomes]
+    return [replace(o, matches=[m for m in o.matches if m.score >= threshold]) for o in outcomes]
 
 
 def _p50(values: list[float], digits: int = 2) -> float | None:
@@ -283,20 +285,20 @@ def row(group: list[Outcome]) -> dict:
         top1s.append(top1(o, pairs))
         for t, m in pairs:
             start, end, query_start = truth_in(m, t)
-            expected = start + (m["query_start_s"] - query_start) * t.speed
-            start_err.append(abs(m["source_start_s"] - expected))
-            end_err.append(abs(m["source_end_s"] - end))
-            ious.append(iou((m["source_start_s"], m["source_end_s"]), (start, end)))
-            speed_err.append(abs(m.get("speed", 1.0) - t.speed))
+            expected = start + (m.query_start_s - query_start) * t.speed
+            start_err.append(abs(m.source_start_s - expected))
+            end_err.append(abs(m.source_end_s - end))
+            ious.append(iou((m.source_start_s, m.source_end_s), (start, end)))
+            speed_err.append(abs(m.speed - t.speed))
             if Path(t.path).name not in AUDIBLE or o.audio_mode == "none":
                 continue
             audio_n += 1
-            audio_ok += bool(m["audio"] and m["audio"]["verified"])  # "other": should stay 0
-            if o.audio_mode == "same" and m["audio"] and m["audio"]["offset_s"] is not None:
+            audio_ok += bool(m.audio and m.audio.verified)  # "other": should stay 0
+            if o.audio_mode == "same" and m.audio and m.audio.offset_s is not None:
                 agree_n += 1
                 # where the picture puts the clip's first second, as verify_audio reckons it
-                visual = m["source_start_s"] - m.get("speed", 1.0) * m["query_start_s"]
-                agree += abs(m["audio"]["offset_s"] - visual) <= 0.5
+                visual = m.source_start_s - m.speed * m.query_start_s
+                agree += abs(m.audio.offset_s - visual) <= 0.5
     timed = any(o.category == "time" for o in group)
     return {
         "queries": len(group),
@@ -480,7 +482,8 @@ def load(path: Path) -> tuple[list[Outcome], dict]:
     SAME_CONTENT.update(saved["same_content"])
     AUDIBLE.update(saved["audible"])
     outcomes = [
-        Outcome(**o | {"truths": [Truth(**t) for t in o["truths"]]}) for o in saved["outcomes"]
+        Outcome(**o | {"truths": [Truth(**t) for t in o["truths"]], "matches": [Match(**m) for m in o["matches"]]})
+        for o in saved["outcomes"]
     ]
     keys = ("corpus", "seed", "indexed", "held_out", "floor")
     return outcomes, {k: saved[k] for k in keys}
@@ -544,7 +547,7 @@ def main() -> None:
             "audible": sorted(AUDIBLE),
             "threshold_origin": origin,
             "summary": summary,
-            "outcomes": [asdict(o) for o in outcomes],
+            "outcomes": [asdict(o) | {"matches": [m.model_dump() for m in o.matches]} for o in outcomes],
         }
         args.json.write_text(json.dumps(saved, indent=1, default=str))
 

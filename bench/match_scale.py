@@ -47,9 +47,9 @@ def distractor(rng: np.random.Generator, real: np.ndarray, frames: int = DISTRAC
 
 def right_source(match: dict, path: str, start: float) -> bool:
     """The clip's own source, or a copy of it in the corpus, at the clip's offset within 1 s."""
-    name, source = Path(match["path"]).name, Path(path).name
+    name, source = Path(match.path).name, Path(path).name
     shift = 0.0 if name == source else SAME_CONTENT.get(source, {}).get(name)
-    return shift is not None and abs(match["source_start_s"] - match["query_start_s"] - (start + shift)) <= 1
+    return shift is not None and abs(match.source_start_s - match.query_start_s - (start + shift)) <= 1
 
 
 def main() -> None:

@@ -58,8 +58,8 @@ def evaluate(videos: list[Path], n: int, seed: int, beam: int, voice: str, speed
                 q = f'"{t.phrase}"' if quoted else t.phrase
                 hits = text_moments(store, q, 5, None)
                 top = hits[0] if hits else None
-                found = top is not None and top["video_id"] == ids.video_id(t.video)
-                error = abs(top["timestamp_s"] - t.second) if found else None
+                found = top is not None and top.video_id == ids.video_id(t.video)
+                error = abs(top.timestamp_s - t.second) if found else None
                 rows.append({"phrase": t.phrase, "video": t.video, "quoted": quoted, "found": found, "error_s": error})
         store.close()
     out = {"sentences": len(truth), "videos": len({t.video for t in truth}), "seed": seed, "voice": voice,

@@ -24,12 +24,16 @@ from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException
 
 from serve_app.deployments import AudioVerifier, Embedder, Reranker, SemanticUnavailable
-from serve_app.schema import errors
+from serve_app.schema import (
+    Capabilities, Deleted, Health, JobResponse, JobsResponse, JobView, MatchResponse, SearchResponse,
+    TranscriptResponse, VideosResponse, VideoView, errors,
+)
 from vidsearch.access import COOKIE, HEADER, Access
 from vidsearch.config import Settings, load_settings
 from vidsearch.export import ResultSets
 from vidsearch.filters import SearchFilters
 from vidsearch.media.probe import MediaError
+from vidsearch.results import StoreStats
 from vidsearch.store.errors import DiskFull, StoreError
 
 log = logging.getLogger(__name__)
@@ -176,8 +180,8 @@ class Api:
         self.runner = job_runner(self.settings)
         self.recent = ResultSets(self.settings.data_dir / "exports")  # seen by every replica
 
-    def _remember(self, results: list[dict]) -> str:
-        return self.recent.put(results)
+    def _remember(self, results: list) -> str | None:
+        return self.recent.put([r.model_dump(mode="json") for r in results])
 
     async def _upload(self, file: UploadFile) -> bytes:
         limit = self.settings.serve.max_upload_mb * 2**20
@@ -201,21 +205,20 @@ class Api:
         return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
     @api.get("/health", responses=errors())
-    async def health(self) -> dict:
+    async def health(self) -> Health:
         caps = await self.embedder.capabilities.remote()
-        return {
-            "status": "ok",
-            "capabilities": {
-                "text_search": caps["semantic"],
-                "words_search": True,  # what is said and subtitled: indexed by the job, no model here
-                "image_search": caps["semantic"],
-                "clip_match": True,
-                "audio_verification": True,
-            },
-            "reasons": {} if caps["semantic"] else {"text_search": caps["semantic_reason"], "image_search": caps["semantic_reason"]},
-        }
+        return Health(
+            capabilities=Capabilities(
+                text_search=caps["semantic"],
+                words_search=True,  # what is said and subtitled: indexed by the job, no model here
+                image_search=caps["semantic"],
+                clip_match=True,
+                audio_verification=True,
+            ),
+            reasons={} if caps["semantic"] else {"text_search": caps["semantic_reason"], "image_search": caps["semantic_reason"]},
+        )
 
-    @api.get("/search", responses=errors(401))
+    @api.get("/search", response_model=SearchResponse, responses=errors(401))
     async def search(
         self,
         q: Annotated[str, Query(min_length=1, max_length=1000, pattern=r"\S",
@@ -228,7 +231,7 @@ class Api:
         w_subtitles: Annotated[float, Query(ge=0, le=10, description="weight of what subtitles show")] = 1.0,
         fusion: Annotated[str, Query(pattern="^(rrf|weighted)$", description="rrf: by rank in each source; weighted: by score")] = "rrf",
         filters: Annotated[SearchFilters, Query()] = SearchFilters(),
-    ) -> dict:
+    ):
         if not q.strip():
             raise UserError(422, "the query is empty")
         sources = {"visual": ("visual",), "speech": ("said",), "subtitles": ("subtitle",)}.get(
@@ -248,7 +251,7 @@ class Api:
         results = await self.reranker.search_all.remote(
             vector, q.strip(), k, filters.model_dump(), group == "video", sources, weights, fusion
         )
-        return {"results": results, "export_id": self._remember(results), "notes": notes}
+        return SearchResponse(results=results, export_id=self._remember(results), notes=notes)
 
     @api.post("/search/image", responses=errors(400, 401, 413))
     async def search_image(
@@ -256,7 +259,7 @@ class Api:
         file: UploadFile = File(...),
         k: Annotated[int, Query(ge=1, le=100)] = 10,
         group: Annotated[str | None, Query(pattern="^video$")] = None,
-    ) -> dict:
+    ) -> SearchResponse:
         from PIL import Image, UnidentifiedImageError
 
         data = await self._upload(file)
@@ -266,15 +269,15 @@ class Api:
             raise UserError(422, "the upload is not an image (PNG, JPEG, WebP...)") from None
         vector = self.embedder.embed_image.remote(image)
         results = await self.reranker.search.remote(vector, k, {}, group == "video")
-        return {"results": results, "export_id": self._remember(results)}
+        return SearchResponse(results=results, export_id=self._remember(results))
 
     @api.post("/match", responses=errors(400, 401, 413))
-    async def match(self, file: UploadFile = File(...), k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict:
+    async def match(self, file: UploadFile = File(...), k: Annotated[int, Query(ge=1, le=50)] = 5) -> MatchResponse:
         data = await self._upload(file)
         clip = self.embedder.describe_clip.remote(data)
         visual = self.reranker.match.remote(clip, k)
         matches = await self.audio.verify.remote(data, visual)
-        return {"matches": matches, "export_id": self._remember(matches)}
+        return MatchResponse(matches=matches, export_id=self._remember(matches))
 
     @api.get("/export", responses=errors(401, 404))
     async def export(
@@ -292,12 +295,12 @@ class Api:
         return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     @api.get("/videos", responses=errors(401))
-    async def videos(self) -> dict:
-        records = self.store.list_videos()
-        return {"videos": [r.model_dump(mode="json", exclude={"fingerprint"}) for r in records]}
+    async def videos(self) -> VideosResponse:
+        return VideosResponse(videos=[VideoView.of(r) for r in self.store.list_videos()])
 
     @api.get(
         "/videos/{video_id}/transcript",
+        response_model=TranscriptResponse,
         responses={200: {"content": {"application/json": {}, "application/x-subrip": {}, "text/vtt": {}}}, **errors(401, 404)},
     )
     async def transcript(
@@ -314,23 +317,23 @@ class Api:
         kind = {"speech": "speech", "subtitles": "subtitle"}.get(source)
         rows = await self.reranker.transcript.remote(video_id, kind, q.strip() if q else None)
         if format == "json":
-            return {"video_id": video_id, "segments": rows, "texts": {k: v.model_dump() for k, v in record.texts.items()}}
+            return TranscriptResponse(video_id=video_id, segments=rows, texts=record.texts)
         body = as_srt(rows) if format == "srt" else as_vtt(rows)
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(record.path).stem) or "transcript"
         return Response(body, media_type="application/x-subrip" if format == "srt" else "text/vtt",
                         headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})
 
     @api.get("/videos/{video_id}", responses=errors(401, 404))
-    async def video(self, video_id: str) -> dict:
-        return self._record(video_id).model_dump(mode="json", exclude={"fingerprint"})
+    async def video(self, video_id: str) -> VideoView:
+        return VideoView.of(self._record(video_id))
 
     @api.delete("/videos/{video_id}", responses=errors(401, 404, 507))
-    async def delete_video(self, video_id: str, request: Request) -> dict:
+    async def delete_video(self, video_id: str, request: Request) -> Deleted:
         self._authorise(request)
         record = self._record(video_id)
         self.store.delete_video(video_id)
         self.thumbnails.delete(video_id)
-        return {"deleted": video_id, "path": record.path}
+        return Deleted(deleted=video_id, path=record.path)
 
     @api.get("/videos/{video_id}/thumbnail", response_class=FileResponse,
              responses={200: {"content": {"image/jpeg": {}}, "description": "the sampled frame nearest t"}, **errors(401, 404)})
@@ -352,32 +355,32 @@ class Api:
         return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "video/mp4")
 
     @api.get("/stats", responses=errors(401))
-    async def stats(self) -> dict:
+    async def stats(self) -> StoreStats:
         return self.store.stats()
 
     @api.post("/index", status_code=202, responses=errors(400, 401, 403, 404, 409))
-    async def index(self, body: IndexRequest, request: Request) -> dict:
+    async def index(self, body: IndexRequest, request: Request) -> JobResponse:
         """Index files or folders under the media roots, in the cluster; follow it with GET /jobs."""
         self._authorise(request)
-        return {"job": await self._start_job(self._indexable(body.paths))}
+        return JobResponse(job=await self._start_job(self._indexable(body.paths)))
 
     @api.post("/videos/{video_id}/reindex", status_code=202, responses=errors(401, 403, 404, 409, 507))
-    async def reindex(self, video_id: str, request: Request) -> dict:
+    async def reindex(self, video_id: str, request: Request) -> JobResponse:
         """Index one video again from its file, even when it is complete."""
         self._authorise(request)
         record = self._record(video_id)
-        return {"job": await self._start_job(self._indexable([record.path]), redo=[video_id])}
+        return JobResponse(job=await self._start_job(self._indexable([record.path]), redo=[video_id]))
 
     @api.get("/jobs", responses=errors(401))
-    async def jobs(self) -> dict:
+    async def jobs(self) -> JobsResponse:
         """Index jobs, newest first, with videos and frames done; and the folders that may be indexed."""
         jobs = await self.runner.jobs.remote()
         records = self.store.list_videos()
         running = records if any(j.state == "running" for j in jobs) else []
-        return {"jobs": [self._job(j, running) for j in jobs], "roots": self._roots(records)}
+        return JobsResponse(jobs=[self._job(j, running) for j in jobs], roots=self._roots(records))
 
     @api.delete("/jobs/{job_id}", responses=errors(401, 404, 409))
-    async def cancel_job(self, job_id: str, request: Request) -> dict:
+    async def cancel_job(self, job_id: str, request: Request) -> JobResponse:
         """Stop a running index job. Videos it finished stay; those it had begun are indexed again
         by the next run of their paths."""
         from vidsearch.index_jobs import JobConflict, UnknownJob
@@ -391,7 +394,7 @@ class Api:
             if isinstance(e.cause, JobConflict):
                 raise UserError(409, str(e.cause)) from None
             raise
-        return {"job": self._job(job, [])}
+        return JobResponse(job=self._job(job, []))
 
     def _record(self, video_id: str):
         record = self.store.get_video(video_id)
@@ -416,7 +419,7 @@ class Api:
         except BadIndexPath as e:
             raise UserError(422, str(e)) from None
 
-    async def _start_job(self, paths: list[str], redo: list[str] | None = None) -> dict:
+    async def _start_job(self, paths: list[str], redo: list[str] | None = None) -> JobView:
         from vidsearch.index_jobs import JobConflict
 
         try:
@@ -427,13 +430,13 @@ class Api:
             raise
         return self._job(job, [])
 
-    def _job(self, job, records: list) -> dict:
+    def _job(self, job, records: list) -> JobView:
         from dataclasses import asdict
 
         from vidsearch.index_jobs import job_progress
 
         progress = job_progress(job, records, self.store.count_frames, self.settings.sampling.fps)
-        return asdict(job) | {"progress": progress}
+        return JobView(**asdict(job), progress=progress)
 
     def _authorise(self, request: Request) -> None:
         """Routes that change the library: the key, wherever the service is reachable from others."""

@@ -11,6 +11,7 @@ from ray import serve
 
 from vidsearch.config import Settings
 from vidsearch.filters import SearchFilters
+from vidsearch.results import Match, Moment, TranscriptLine
 
 log = logging.getLogger(__name__)
 
@@ -84,23 +85,23 @@ class Reranker:
         self.store = cluster_store(self.settings)
         self.copy_index = CopyIndex()
 
-    def search(self, vector: np.ndarray, k: int, filters: dict, group: bool) -> list[dict]:
+    def search(self, vector: np.ndarray, k: int, filters: dict, group: bool) -> list[Moment]:
         from vidsearch.search import moments
 
         return moments(self.store, vector, k, SearchFilters(**filters), group)
 
     def search_all(self, vector: np.ndarray | None, q: str, k: int, filters: dict, group: bool,
-                   sources: tuple[str, ...], weights: dict[str, float], method: str) -> list[dict]:
+                   sources: tuple[str, ...], weights: dict[str, float], method: str) -> list[Moment]:
         from vidsearch.search import search_all
 
         return search_all(self.store, vector, q, k, SearchFilters(**filters), group, sources, weights, method)
 
-    def transcript(self, video_id: str, kind: str | None, q: str | None) -> list[dict]:
+    def transcript(self, video_id: str, kind: str | None, q: str | None) -> list[TranscriptLine]:
         from vidsearch.text.query import transcript
 
         return transcript(self.store, video_id, kind, q)
 
-    def match(self, clip, k: int) -> list[dict]:
+    def match(self, clip, k: int) -> list[Match]:
         from vidsearch.matching import match_clip
 
         self.copy_index.sync(self.store)  # picks up videos indexed since the last request
@@ -117,7 +118,7 @@ class AudioVerifier:
         self.settings = Settings.model_validate(settings)
         self.store = cluster_store(self.settings)
 
-    def verify(self, data: bytes, matches: list[dict]) -> list[dict]:
+    def verify(self, data: bytes, matches: list[Match]) -> list[Match]:
         from vidsearch.clips import clip_file, clip_fingerprint
         from vidsearch.matching import verify_audio
 

@@ -3,7 +3,13 @@ each route may give, so that the OpenAPI document says what the service does."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from vidsearch.results import JobProgress, Match, Moment, TranscriptLine
+from vidsearch.store.records import TextState, VideoRecord
 
 
 class ErrorBody(BaseModel):
@@ -28,3 +34,76 @@ def errors(*codes: int) -> dict:
     """`responses=` for a route that may answer these errors (422 and 503, which any route may
     give, always)."""
     return {code: {"model": ErrorBody, "description": _WHY[code]} for code in sorted({*codes, 422, 503})}
+
+
+# -- responses: the core's results (vidsearch.results) in the envelopes of each route --------------
+
+
+class Capabilities(BaseModel):
+    text_search: bool
+    words_search: bool
+    image_search: bool
+    clip_match: bool
+    audio_verification: bool
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    capabilities: Capabilities
+    reasons: dict[str, str] = Field(description="why a capability is off, by capability")
+
+
+class SearchResponse(BaseModel):
+    results: list[Moment]
+    export_id: str | None = Field(description="GET /export?id= downloads these results; None: they could not be kept")
+    notes: list[str] = []
+
+
+class MatchResponse(BaseModel):
+    matches: list[Match]
+    export_id: str | None
+
+
+class VideoView(VideoRecord):
+    """A video's record as the API shows it: without its audio fingerprint (large, internal)."""
+
+    fingerprint: SkipJsonSchema[str | None] = Field(None, exclude=True)
+
+    @classmethod
+    def of(cls, record: VideoRecord) -> VideoView:
+        return cls.model_validate(record.model_dump(exclude={"fingerprint"}))
+
+
+class VideosResponse(BaseModel):
+    videos: list[VideoView]
+
+
+class TranscriptResponse(BaseModel):
+    video_id: str
+    segments: list[TranscriptLine]
+    texts: dict[str, TextState] = Field(description="what each origin of the video's text gave")
+
+
+class Deleted(BaseModel):
+    deleted: str
+    path: str
+
+
+class JobView(BaseModel):
+    job_id: str
+    paths: list[str]
+    started_at: float
+    state: str
+    finished_at: float | None
+    summary: dict | None = Field(description="the job's summary once it finished (as `vidsearch index --json`)")
+    error: str | None
+    progress: JobProgress
+
+
+class JobResponse(BaseModel):
+    job: JobView
+
+
+class JobsResponse(BaseModel):
+    jobs: list[JobView]
+    roots: list[str] = Field(description="the folders that may be indexed from here")

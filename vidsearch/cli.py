@@ -48,7 +48,7 @@ def videos(config: ConfigOpt = None, data_dir: DataDirOpt = None, as_json: JsonO
 @app.command()
 def stats(config: ConfigOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
     """Counts of videos, frames and failures in the index."""
-    figures = _store(config, data_dir).stats()
+    figures = _store(config, data_dir).stats().model_dump()
     if as_json:
         typer.echo(json.dumps(figures))
         return

@@ -19,6 +19,7 @@ from typing import Literal
 
 import fsspec
 
+from vidsearch.results import JobProgress
 from vidsearch.store.records import VideoRecord
 
 JobState = Literal["running", "done", "failed", "cancelled"]
@@ -161,12 +162,12 @@ class JobBook:
 
 def job_progress(
     job: IndexJob, records: Iterable[VideoRecord], frames_written: Callable[[str], int], fps: float
-) -> dict:
+) -> JobProgress:
     """Videos and frames done of a job, from the store: the summary once it finished."""
     if job.summary is not None:
         done = job.summary["indexed"] + len(job.summary["failed"])
         frames = job.summary["frames"]
-        return {"videos_done": done, "videos_total": done, "frames_done": frames, "frames_total": frames}
+        return JobProgress(videos_done=done, videos_total=done, frames_done=frames, frames_total=frames)
     from vidsearch.frame_batches import frame_count
 
     videos_done = videos_total = frames_done = frames_total = 0
@@ -183,9 +184,5 @@ def job_progress(
         elif record.metadata is not None:
             frames_done += frames_written(record.video_id)
             frames_total += frame_count(record.metadata, fps)
-    return {
-        "videos_done": videos_done,
-        "videos_total": videos_total,
-        "frames_done": frames_done,
-        "frames_total": frames_total,
-    }
+    return JobProgress(videos_done=videos_done, videos_total=videos_total, frames_done=frames_done,
+                       frames_total=frames_total)

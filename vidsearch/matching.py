@@ -15,6 +15,7 @@ import numpy as np
 
 from vidsearch.alignment import AlignParams
 from vidsearch.fingerprints import AudioFingerprint
+from vidsearch.results import AudioCheck, Crop, Match
 
 if TYPE_CHECKING:
     from vidsearch.clips import ClipVectors
@@ -37,7 +38,7 @@ INSET_ALIGNMENT = WINDOW_ALIGNMENT
 CROP_ASPECT = 1.05  # clips at most this wide (width / height) are looked for as vertical cuts
 
 
-def match_clip(store, index, clip: ClipVectors, limit: int = 5, threshold: float | None = None) -> list[dict]:
+def match_clip(store, index, clip: ClipVectors, limit: int = 5, threshold: float | None = None) -> list[Match]:
     """Sources of a clip, by aligning its frame sequence (copy vectors at the index's sampling
     rate) against the frames of each candidate video of `index` (a synced CopyIndex).
 
@@ -84,22 +85,12 @@ def match_clip(store, index, clip: ClipVectors, limit: int = 5, threshold: float
     records = {vid: store.get_video(vid) for vid in {f[0] for f in found}}
     paths = {vid: r.path for vid, r in records.items() if r is not None}  # None: deleted meanwhile
     return [
-        {
-            "video_id": vid,
-            "path": paths[vid],
-            "score": round(seg.score, 4),
-            "source_start_s": round(seg.source_start_s, 3),
-            "source_end_s": round(seg.source_end_s, 3),
-            "query_start_s": round(seg.query_start_s, 3),
-            "query_end_s": round(seg.query_end_s, 3),
-            "speed": seg.speed,  # source seconds per clip second: 1.25 for a clip sped up by a quarter
-            "visual_score": round(seg.score, 4),
-            "flipped": flipped,
-            "inset": inset_at,  # None: the whole picture; else the corner the source sits in
-            "crop": crop,  # None, or the window of the source the clip shows: {"x", "width", "y", "height"}
-            "evidence": "visual",  # "both" once the audio agrees (verify_audio)
-            "audio": None,
-        }
+        Match(
+            video_id=vid, path=paths[vid], score=round(seg.score, 4),
+            source_start_s=round(seg.source_start_s, 3), source_end_s=round(seg.source_end_s, 3),
+            query_start_s=round(seg.query_start_s, 3), query_end_s=round(seg.query_end_s, 3),
+            speed=seg.speed, visual_score=round(seg.score, 4), flipped=flipped, inset=inset_at, crop=crop,
+        )
         for vid, flipped, inset_at, crop, seg in found
         if vid in paths
     ][:limit]
@@ -168,7 +159,7 @@ def _window_matches(
 
     def describe(i: int) -> tuple:
         w = windows[i]
-        return flipped, None, {"x": round(w.x0, 3), "width": round(w.width, 3), "y": round(w.y0, 3), "height": round(w.height, 3)}
+        return flipped, None, Crop(x=round(w.x0, 3), width=round(w.width, 3), y=round(w.y0, 3), height=round(w.height, 3))
 
     best: dict[str, tuple] = {}
     groups: dict[bytes, list[int]] = {}
@@ -209,8 +200,8 @@ def _spread(vectors: np.ndarray, most: int = CANDIDATE_PROBES) -> np.ndarray:
 
 
 def verify_audio(
-    store, clip: AudioFingerprint, matches: list[dict], tolerance_s: float = 1.0, clip_path: str | None = None,
-) -> list[dict]:
+    store, clip: AudioFingerprint, matches: list[Match], tolerance_s: float = 1.0, clip_path: str | None = None,
+) -> list[Match]:
     """Say, for each visual match, whether the clip's audio (its fingerprint) sits at the same
     place in the source; `evidence` becomes "both" where it does.
 
@@ -225,34 +216,34 @@ def verify_audio(
         return matches
     retimed: dict[tuple[float, str], AudioFingerprint] = {}
     for match in matches:
-        record = store.get_video(match["video_id"], with_fingerprint=True)
+        record = store.get_video(match.video_id, with_fingerprint=True)
         if record is None or not record.fingerprint or record.audio != "fingerprinted":
             continue
         source = decode_items(record.fingerprint)
-        speed = match.get("speed", 1.0)
-        match["audio"] = _audio_verdict(clip, source, match, tolerance_s)
+        speed = match.speed
+        match.audio = _audio_verdict(clip, source, match, tolerance_s)
         for how in ("tempo", "resample") if speed != 1.0 and clip_path else ():
-            if match["audio"]["verified"]:
+            if match.audio.verified:
                 break
             if (speed, how) not in retimed:
                 retimed[speed, how] = fingerprint_audio(clip_path, speed=speed, keep_pitch=how == "tempo")
             if retimed[speed, how].status == "fingerprinted":
-                match["audio"] = _audio_verdict(retimed[speed, how], source, match, tolerance_s)
-        if match["audio"]["verified"]:
-            match["evidence"] = "both"
+                match.audio = _audio_verdict(retimed[speed, how], source, match, tolerance_s)
+        if match.audio.verified:
+            match.evidence = "both"
     return matches
 
 
-def _audio_verdict(clip: AudioFingerprint, source: np.ndarray, match: dict, tolerance_s: float) -> dict:
+def _audio_verdict(clip: AudioFingerprint, source: np.ndarray, match: Match, tolerance_s: float) -> AudioCheck:
     """Where `clip` sits in `source`, and whether that is where the picture put it. The clip's
     first second is at the source's `source_start_s - speed * query_start_s`, whether its audio
     plays at the clip's speed or was put back to the source's."""
     from vidsearch.fingerprints import locate
 
     found = locate(clip.items, source)
-    expected = match["source_start_s"] - match.get("speed", 1.0) * match["query_start_s"]
-    return {
-        "verified": bool(found is not None and abs(found.offset_s - expected) <= tolerance_s),
-        "offset_s": round(found.offset_s, 3) if found else None,
-        "score": round(found.score, 4) if found else 0.0,
-    }
+    expected = match.source_start_s - match.speed * match.query_start_s
+    return AudioCheck(
+        verified=bool(found is not None and abs(found.offset_s - expected) <= tolerance_s),
+        offset_s=round(found.offset_s, 3) if found else None,
+        score=round(found.score, 4) if found else 0.0,
+    )

@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from vidsearch.filters import SearchFilters
+from vidsearch.results import Moment
 from vidsearch.store.base import FrameHit
 
 
-def moments(store, vector: np.ndarray, k: int, filters: SearchFilters, group: bool, per_video: int = 3) -> list[dict]:
+def moments(store, vector: np.ndarray, k: int, filters: SearchFilters, group: bool, per_video: int = 3) -> list[Moment]:
     """The best moments for a semantic query vector; `group` keeps the best few per video."""
     from vidsearch.rerank import dedupe_moments, group_by_video, rerank
 
@@ -27,15 +28,11 @@ def moments(store, vector: np.ndarray, k: int, filters: SearchFilters, group: bo
     return [_moment(h) for h in hits[:k]]
 
 
-def _moment(hit: FrameHit) -> dict:
-    return {
-        "video_id": hit.video_id,
-        "path": hit.path,
-        "timestamp_s": round(hit.second, 3),
-        "score": round(hit.score, 4),
-        "matched": ["visual"],
-        "thumbnail_url": f"/videos/{hit.video_id}/thumbnail?t={hit.second:.3f}",
-    }
+def _moment(hit: FrameHit) -> Moment:
+    return Moment(
+        video_id=hit.video_id, path=hit.path, timestamp_s=round(hit.second, 3), score=round(hit.score, 4),
+        matched=["visual"], thumbnail_url=f"/videos/{hit.video_id}/thumbnail?t={hit.second:.3f}",
+    )
 
 
 RRF_K = 60  # the usual constant of reciprocal rank fusion: ranks past the first few count alike
@@ -43,9 +40,9 @@ SAME_MOMENT_S = 3.0  # a picture and words this close in one video are one resul
 
 
 def fuse(
-    ranked: dict[str, list[dict]], weights: dict[str, float], k: int, method: str = "rrf", group: bool = False,
+    ranked: dict[str, list[Moment]], weights: dict[str, float], k: int, method: str = "rrf", group: bool = False,
     per_video: int = 3,
-) -> list[dict]:
+) -> list[Moment]:
     """One list from the visual, said and subtitle lists (`ranked`, by name, each best first).
 
     `rrf` scores each result by the weighted reciprocal of its rank in each list; `weighted` by
@@ -53,38 +50,38 @@ def fuse(
     lists is one result that says each reason (`matched`) and keeps each list's score
     (`scores`); it lands on the words' second when words matched, which is the sharper one.
     """
-    fused: list[dict] = []
+    fused: list[Moment] = []
     for name, results in ranked.items():
         weight = weights.get(name, 1.0)
         if weight <= 0 or not results:
             continue
-        best = max(r["score"] for r in results) or 1.0
+        best = max(r.score for r in results) or 1.0
         for rank, r in enumerate(results):
-            gain = weight / (RRF_K + rank + 1) if method == "rrf" else weight * r["score"] / best
+            gain = weight / (RRF_K + rank + 1) if method == "rrf" else weight * r.score / best
             same = next(
-                (f for f in fused if f["video_id"] == r["video_id"]
-                 and abs(f["timestamp_s"] - r["timestamp_s"]) <= SAME_MOMENT_S and name not in f["scores"]),
+                (f for f in fused if f.video_id == r.video_id
+                 and abs(f.timestamp_s - r.timestamp_s) <= SAME_MOMENT_S and name not in f.scores),
                 None,
             )
             if same is None:
-                same = {**r, "score": 0.0, "matched": [], "scores": {}}
+                same = r.model_copy(update={"score": 0.0, "matched": [], "scores": {}})
                 fused.append(same)
-            elif "quote" in r and "quote" not in same:
-                same["quote"], same["timestamp_s"] = r["quote"], r["timestamp_s"]
-            same["scores"][name] = r["score"]
-            same["score"] += gain
-            same["matched"] = list(dict.fromkeys(same["matched"] + r["matched"]))
+            elif r.quote is not None and same.quote is None:
+                same.quote, same.timestamp_s = r.quote, r.timestamp_s
+            same.scores[name] = r.score
+            same.score += gain
+            same.matched = list(dict.fromkeys(same.matched + r.matched))
     # Ties (rank one of two lists scores alike) go to words: a text hit exists only where the words
     # are, while the picture always has a nearest frame.
-    fused.sort(key=lambda f: (-f["score"], "quote" not in f))
+    fused.sort(key=lambda f: (-f.score, f.quote is None))
     if group:
-        by_video: dict[str, list[dict]] = {}
+        by_video: dict[str, list[Moment]] = {}
         for f in fused:
-            by_video.setdefault(f["video_id"], []).append(f)
+            by_video.setdefault(f.video_id, []).append(f)
         fused = [f for moments in by_video.values() for f in moments[:per_video]]
     for f in fused:
-        f["score"] = round(f["score"], 6)
-        f["thumbnail_url"] = f"/videos/{f['video_id']}/thumbnail?t={f['timestamp_s']:.3f}"
+        f.score = round(f.score, 6)
+        f.thumbnail_url = f"/videos/{f.video_id}/thumbnail?t={f.timestamp_s:.3f}"
     return fused[:k]
 
 
@@ -92,14 +89,14 @@ def search_all(
     store, vector: np.ndarray | None, q: str, k: int, filters: SearchFilters, group: bool,
     sources: tuple[str, ...] = ("visual", "said", "subtitle"), weights: dict[str, float] | None = None,
     method: str = "rrf",
-) -> list[dict]:
+) -> list[Moment]:
     """What the picture shows (`vector`, None without a semantic model), what is said and what
     subtitles show, for one query, fused (see `fuse`)."""
     from vidsearch.text.query import text_moments
 
     flt = filters.to_qdrant()
     deep = max(2 * k, 20)  # each list deeper than k: fusion reorders them
-    ranked: dict[str, list[dict]] = {}
+    ranked: dict[str, list[Moment]] = {}
     if vector is not None and "visual" in sources:
         ranked["visual"] = moments(store, vector, deep, filters, group=False)
     # One text query serves both lists; each keeps the hits of its own kind.
@@ -108,5 +105,5 @@ def search_all(
         kind = None if len(wanted) == 2 else {"said": "speech", "subtitle": "subtitle"}[wanted[0]]
         text = text_moments(store, q, 2 * deep, flt, kind=kind)
         for name in wanted:
-            ranked[name] = [t for t in text if t["matched"] == [name]][:deep]
+            ranked[name] = [t for t in text if t.matched == [name]][:deep]
     return fuse(ranked, weights or {}, k, method, group)

@@ -65,10 +65,10 @@ def test_vertical_crop_found_where_it_was_cut(shared_videos, tmp_path, store, li
     clip = clip_vectors(str(out))
     assert clip.aspect < 1.01
     found = match_clip(store, library, clip)
-    assert found and found[0]["path"].endswith(SOURCE), found
+    assert found and found[0].path.endswith(SOURCE), found
     best = found[0]
-    assert abs(best["source_start_s"] - (3.0 + best["query_start_s"])) <= 1.0, best
-    assert best["crop"] is not None and abs(best["crop"]["x"] - at * (1 - best["crop"]["width"])) <= 0.2, best
+    assert abs(best.source_start_s - (3.0 + best.query_start_s)) <= 1.0, best
+    assert best.crop is not None and abs(best.crop.x - at * (1 - best.crop.width)) <= 0.2, best
 
 
 def test_a_vertical_clip_of_nothing_indexed_matches_nothing(shared_videos, tmp_path, store, library):
@@ -89,10 +89,10 @@ def test_landscape_crop_found_as_a_window(shared_videos, tmp_path, store, librar
                     "-preset", "ultrafast", "-crf", "28", str(out)], check=True)
     clip = clip_vectors(str(out))
     found = match_clip(store, library, clip)
-    assert found and found[0]["path"].endswith(SOURCE), found
-    assert abs(found[0]["source_start_s"] - (3.0 + found[0]["query_start_s"])) <= 1.0, found[0]
-    assert found[0]["query_end_s"] - found[0]["query_start_s"] >= 0.8 * clip.metadata.duration_s, found[0]
-    assert found[0]["crop"] is not None
+    assert found and found[0].path.endswith(SOURCE), found
+    assert abs(found[0].source_start_s - (3.0 + found[0].query_start_s)) <= 1.0, found[0]
+    assert found[0].query_end_s - found[0].query_start_s >= 0.8 * clip.metadata.duration_s, found[0]
+    assert found[0].crop is not None
 
 
 @pytest.mark.parametrize("cover", ["drawbox=x=0:y=ih*0.8:w=iw:h=ih*0.2:color=white:t=fill",
@@ -105,8 +105,8 @@ def test_clip_with_an_overlay_on_one_side_found(shared_videos, tmp_path, store, 
                     "-vf", cover, "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", str(out)],
                    check=True)
     found = match_clip(store, library, clip_vectors(str(out)))
-    assert found and found[0]["path"].endswith(SOURCE), found
-    assert abs(found[0]["source_start_s"] - (3.0 + found[0]["query_start_s"])) <= 1.0, found[0]
+    assert found and found[0].path.endswith(SOURCE), found
+    assert abs(found[0].source_start_s - (3.0 + found[0].query_start_s)) <= 1.0, found[0]
 
 
 def test_mirrored_and_cropped_clip_found(shared_videos, tmp_path, store, library):
@@ -115,8 +115,8 @@ def test_mirrored_and_cropped_clip_found(shared_videos, tmp_path, store, library
                     "-vf", "hflip,crop=iw*0.75:ih:0:0,scale=trunc(iw/2)*2:trunc(ih/2)*2,fps=10", "-an",
                     "-c:v", "libx264", "-preset", "ultrafast", "-crf", "32", str(out)], check=True)
     found = match_clip(store, library, clip_vectors(str(out)))
-    assert found and found[0]["path"].endswith(SOURCE) and found[0]["flipped"], found
-    assert abs(found[0]["source_start_s"] - (3.0 + found[0]["query_start_s"])) <= 1.0, found[0]
+    assert found and found[0].path.endswith(SOURCE) and found[0].flipped, found
+    assert abs(found[0].source_start_s - (3.0 + found[0].query_start_s)) <= 1.0, found[0]
 
 
 def test_picture_in_picture_over_other_footage_found_in_its_corner(shared_videos, tmp_path, store, library):
@@ -126,7 +126,7 @@ def test_picture_in_picture_over_other_footage_found_in_its_corner(shared_videos
                     "[0:v]scale=1280:720,setsar=1[bg];[1:v]scale=640:-2[fg];[bg][fg]overlay=W-w-16:16:shortest=1",
                     "-t", "9", "-an", "-c:v", "libx264", "-preset", "ultrafast", str(out)], check=True)
     found = match_clip(store, library, clip_vectors(str(out)))
-    assert found and found[0]["path"].endswith(SOURCE) and found[0]["inset"] == "top_right", found
+    assert found and found[0].path.endswith(SOURCE) and found[0].inset == "top_right", found
 
 
 @pytest.mark.parametrize("stack", ["hstack", "vstack"])
@@ -137,5 +137,5 @@ def test_side_by_side_or_stacked_with_other_footage_found(shared_videos, tmp_pat
                     f"[0:v]scale=640:360,setsar=1,fps=25[a];[1:v]scale=640:360,setsar=1,fps=25[b];[b][a]{stack}=2",
                     "-t", "9", "-an", "-c:v", "libx264", "-preset", "ultrafast", str(out)], check=True)
     found = match_clip(store, library, clip_vectors(str(out)))
-    assert found and found[0]["path"].endswith(SOURCE), found
-    assert found[0]["inset"] == ("right" if stack == "hstack" else "bottom"), found[0]
+    assert found and found[0].path.endswith(SOURCE), found
+    assert found[0].inset == ("right" if stack == "hstack" else "bottom"), found[0]

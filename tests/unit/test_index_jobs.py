@@ -17,6 +17,7 @@ from vidsearch.index_jobs import (
     normal_path,
 )
 from vidsearch.media.probe import VideoMetadata
+from vidsearch.results import JobProgress
 from vidsearch.store import ids
 from vidsearch.store.records import VideoRecord
 
@@ -125,12 +126,12 @@ def test_progress_counts_the_jobs_own_videos_from_the_store():
     ]
     written = {ids.video_id("busy"): 7}
     progress = job_progress(job, records, lambda vid: written[vid], fps=1.0)
-    assert progress == {"videos_done": 2, "videos_total": 3, "frames_done": 17, "frames_total": 30}
+    assert progress == JobProgress(videos_done=2, videos_total=3, frames_done=17, frames_total=30)
 
 
 def test_progress_of_a_finished_job_is_its_summary():
     job = IndexJob(job_id="j", paths=["/lib"], started_at=0.0, state="done",
                    summary={"indexed": 3, "failed": [{"path": "/lib/x", "reason": "bad"}], "frames": 42})
-    assert job_progress(job, [], lambda vid: 0, fps=1.0) == {
-        "videos_done": 4, "videos_total": 4, "frames_done": 42, "frames_total": 42
-    }
+    assert job_progress(job, [], lambda vid: 0, fps=1.0) == JobProgress(
+        videos_done=4, videos_total=4, frames_done=42, frames_total=42
+    )

@@ -63,14 +63,14 @@ def test_clip_times_are_seconds_at_any_rate(store, shared_videos, clip, tmp_path
     library.sync(store)
     vectors = clip_vectors(str(clip), fps=fps)
     matches = match_clip(store, library, vectors)
-    assert matches and matches[0]["video_id"] == record.video_id, matches
+    assert matches and matches[0].video_id == record.video_id, matches
     best = matches[0]
     step = 1 / fps  # a match is exact to one sample
-    assert best["source_start_s"] - best["query_start_s"] == pytest.approx(CUT_AT, abs=step + 0.5)
-    assert best["query_end_s"] == pytest.approx(CUT_S, abs=step + 0.5)
-    assert best["query_end_s"] - best["query_start_s"] <= CUT_S + 0.5
+    assert best.source_start_s - best.query_start_s == pytest.approx(CUT_AT, abs=step + 0.5)
+    assert best.query_end_s == pytest.approx(CUT_S, abs=step + 0.5)
+    assert best.query_end_s - best.query_start_s <= CUT_S + 0.5
     [verified] = verify_audio(store, clip_fingerprint(str(clip)), [best], clip_path=str(clip))
-    assert verified["evidence"] == "both", verified
+    assert verified.evidence == "both", verified
 
     # The thumbnail of a second is the frame sampled nearest it, at the video's own rate.
     assert thumbnails.at(record.video_id, 10.0, fps) == thumbnails.path(record.video_id, round(10.0 * fps))

@@ -119,7 +119,7 @@ def test_list_by_status_and_versions(store):
     versions = store.complete_versions()
     assert list(versions) == [done.video_id] and versions[done.video_id] == pytest.approx(done.updated_at)
     s = store.stats()
-    assert (s["videos"], s["complete"], s["failed"], s["frames"]) == (2, 1, 1, 0)
+    assert (s.videos, s.complete, s.failed, s.frames) == (2, 1, 1, 0)
 
 
 def test_copy_pages_are_one_pass_over_the_chosen_videos(store):

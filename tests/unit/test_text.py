@@ -7,6 +7,7 @@ import pytest
 
 from vidsearch.config import Settings
 from vidsearch.media.probe import AudioTrack, SubtitleTrack, VideoMetadata
+from vidsearch.results import Moment, Quote, TranscriptLine
 from vidsearch.search import fuse
 from vidsearch.store import VideoRecord, ids
 from vidsearch.store.records import TextState
@@ -143,25 +144,29 @@ def test_queries_keep_their_quoted_phrases():
 
 
 def test_fusion_joins_a_picture_and_its_words_and_weighs_sources():
-    visual = [{"video_id": "a", "path": "/a", "timestamp_s": 10.0, "score": 0.3, "matched": ["visual"]},
-              {"video_id": "b", "path": "/b", "timestamp_s": 5.0, "score": 0.2, "matched": ["visual"]}]
-    said = [{"video_id": "a", "path": "/a", "timestamp_s": 11.2, "score": 7.0, "matched": ["said"],
-             "quote": {"text": "x"}},
-            {"video_id": "c", "path": "/c", "timestamp_s": 1.0, "score": 3.0, "matched": ["said"], "quote": {"text": "y"}}]
+    def quote(text: str) -> Quote:
+        return Quote(text=text, marks=[(0, 1)], source="speech", start_s=0.0, end_s=1.0)
+
+    visual = [Moment(video_id="a", path="/a", timestamp_s=10.0, score=0.3, matched=["visual"]),
+              Moment(video_id="b", path="/b", timestamp_s=5.0, score=0.2, matched=["visual"])]
+    said = [Moment(video_id="a", path="/a", timestamp_s=11.2, score=7.0, matched=["said"], quote=quote("x")),
+            Moment(video_id="c", path="/c", timestamp_s=1.0, score=3.0, matched=["said"], quote=quote("y"))]
     fused = fuse({"visual": visual, "said": said}, {}, 10)
     # b and c tie (each second in its list): the words win it.
-    assert [(f["video_id"], f["matched"]) for f in fused] == [("a", ["visual", "said"]), ("c", ["said"]), ("b", ["visual"])]
-    assert fused[0]["timestamp_s"] == 11.2 and fused[0]["quote"] == {"text": "x"}  # the words' second
-    assert fused[0]["scores"] == {"visual": 0.3, "said": 7.0}
+    assert [(f.video_id, f.matched) for f in fused] == [("a", ["visual", "said"]), ("c", ["said"]), ("b", ["visual"])]
+    assert fused[0].timestamp_s == 11.2 and fused[0].quote.text == "x"  # the words' second
+    assert fused[0].scores == {"visual": 0.3, "said": 7.0}
+    assert visual[0].scores is None and visual[0].score == 0.3  # the inputs are left as they were
     only_words = fuse({"visual": visual, "said": said}, {"visual": 0}, 10)
-    assert [f["video_id"] for f in only_words] == ["a", "c"] and only_words[0]["matched"] == ["said"]
+    assert [f.video_id for f in only_words] == ["a", "c"] and only_words[0].matched == ["said"]
     heavy = fuse({"visual": visual, "said": said}, {"said": 3}, 10, method="weighted")
-    assert [f["video_id"] for f in heavy] == ["a", "c", "b"]
-    assert all(f["thumbnail_url"].startswith(f"/videos/{f['video_id']}/thumbnail?t=") for f in heavy)
+    assert [f.video_id for f in heavy] == ["a", "c", "b"]
+    assert all(f.thumbnail_url.startswith(f"/videos/{f.video_id}/thumbnail?t=") for f in heavy)
 
 
 def test_transcripts_export_as_subrip_and_webvtt():
-    rows = [{"start_s": 1.5, "end_s": 3.25, "text": "Hello"}, {"start_s": 3661.0, "end_s": 3662.001, "text": "Late"}]
+    rows = [TranscriptLine(start_s=1.5, end_s=3.25, text="Hello", source="speech"),
+            TranscriptLine(start_s=3661.0, end_s=3662.001, text="Late", source="speech")]
     assert as_srt(rows) == "1\n00:00:01,500 --> 00:00:03,250\nHello\n\n2\n01:01:01,000 --> 01:01:02,001\nLate\n\n"
     assert as_vtt(rows).startswith("WEBVTT\n\n00:00:01.500 --> 00:00:03.250\nHello\n\n")
     assert [c.text for c in subs.parse(as_srt(rows).encode())] == ["Hello", "Late"]

@@ -8,6 +8,7 @@ import pytest
 
 from vidsearch.fingerprints import fingerprint_audio
 from vidsearch.matching import verify_audio
+from vidsearch.results import Match
 from vidsearch.store import ids
 from vidsearch.store.records import VideoRecord
 
@@ -38,10 +39,12 @@ def clip(tmp_path, shared_videos, speed: float, audio_from: str = SOURCE):
     return out
 
 
-def match(record, speed: float, query_start_s: float = 0.0) -> dict:
+def match(record, speed: float, query_start_s: float = 0.0) -> Match:
     # What the picture said: the clip from query_start_s on plays the source from 6 s + speed * that.
-    return {"video_id": record.video_id, "source_start_s": 6.0 + speed * query_start_s,
-            "query_start_s": query_start_s, "speed": speed, "evidence": "visual", "audio": None}
+    start = 6.0 + speed * query_start_s
+    return Match(video_id=record.video_id, path=record.path, score=0.9, source_start_s=start,
+                 source_end_s=start + 10 * speed, query_start_s=query_start_s, query_end_s=query_start_s + 10,
+                 speed=speed, visual_score=0.9, flipped=False)
 
 
 @pytest.mark.parametrize("speed", [0.8, 1.0, 1.25])
@@ -49,17 +52,17 @@ def test_audio_verified_at_any_speed(store, source_in_store, tmp_path, shared_vi
     path = clip(tmp_path, shared_videos, speed)
     [m] = verify_audio(store, fingerprint_audio(str(path)), [match(source_in_store, speed, 2.0)],
                        clip_path=str(path))
-    assert m["audio"]["verified"] and m["evidence"] == "both", m
-    assert m["audio"]["offset_s"] == pytest.approx(6.0, abs=0.5)
+    assert m.audio.verified and m.evidence == "both", m
+    assert m.audio.offset_s == pytest.approx(6.0, abs=0.5)
 
 
 def test_sped_audio_needs_the_clip_to_be_put_back(store, source_in_store, tmp_path, shared_videos):
     path = clip(tmp_path, shared_videos, 1.25)
     [m] = verify_audio(store, fingerprint_audio(str(path)), [match(source_in_store, 1.25)])  # no clip_path
-    assert not m["audio"]["verified"] and m["evidence"] == "visual"
+    assert not m.audio.verified and m.evidence == "visual"
 
 
 def test_someone_elses_audio_is_never_verified(store, source_in_store, tmp_path, shared_videos):
     path = clip(tmp_path, shared_videos, 1.25, audio_from="chaplin_street_scene.mp4")
     [m] = verify_audio(store, fingerprint_audio(str(path)), [match(source_in_store, 1.25)], clip_path=str(path))
-    assert not m["audio"]["verified"] and m["evidence"] == "visual"
+    assert not m.audio.verified and m.evidence == "visual"

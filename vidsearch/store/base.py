@@ -20,6 +20,7 @@ import numpy as np
 from qdrant_client import models
 
 from vidsearch.embedders.copy import DIM as COPY_DIM
+from vidsearch.results import StoreStats
 from vidsearch.store import ids
 from vidsearch.store.errors import StoreError
 from vidsearch.store.records import VideoRecord, VideoStatus, parent_dirs
@@ -288,21 +289,15 @@ class VideoStore(ABC):
     def count_frames(self, video_id: str | None = None) -> int:
         return self._count("frames", frames_of(video_id) if video_id else None)
 
-    def stats(self) -> dict:
+    def stats(self) -> StoreStats:
         by_status = {s: 0 for s in ("complete", "indexing", "failed")}
         seconds = 0.0
         for record in self.list_videos():
             by_status[record.status] += 1
             if record.status == "complete" and record.metadata:
                 seconds += record.metadata.duration_s
-        return {
-            "videos": sum(by_status.values()),
-            "complete": by_status["complete"],
-            "indexing": by_status["indexing"],
-            "failed": by_status["failed"],
-            "frames": self.count_frames(),
-            "video_hours": round(seconds / 3600, 3),
-        }
+        return StoreStats(videos=sum(by_status.values()), **by_status, frames=self.count_frames(),
+                          video_hours=round(seconds / 3600, 3))
 
     # -- text -------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from qdrant_client import models
 
+from vidsearch.results import Moment, Quote, TranscriptLine
 from vidsearch.text.segments import locate
 
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
@@ -28,7 +29,7 @@ class TextQuery:
 KINDS = {"speech": "said", "subtitle": "subtitle"}  # point kind -> why a result matched
 
 
-def text_moments(store, q: str, k: int, flt: models.Filter | None, kind: str | None = None) -> list[dict]:
+def text_moments(store, q: str, k: int, flt: models.Filter | None, kind: str | None = None) -> list[Moment]:
     """Moments where the query's words are said (or shown in subtitles), best first."""
     query = TextQuery.parse(q)
     if not query.words:
@@ -50,49 +51,37 @@ def text_moments(store, q: str, k: int, flt: models.Filter | None, kind: str | N
             second, marks = placed[0][0], sorted({m for _, found in placed for m in found})
         else:
             second, marks = locate(seg, query.words)
-        out.append({
-            "video_id": hit.video_id,
-            "path": hit.path,
-            "timestamp_s": round(second, 3),
-            "score": round(hit.score, 4),
-            "matched": [KINDS["speech" if hit.source == "speech" else "subtitle"]],
-            "quote": {
-                "text": seg.text,
-                "marks": [list(m) for m in marks],
-                "source": hit.source,
-                "start_s": round(seg.start, 3),
-                "end_s": round(seg.end, 3),
-            },
-        })
+        out.append(Moment(
+            video_id=hit.video_id, path=hit.path, timestamp_s=round(second, 3), score=round(hit.score, 4),
+            matched=[KINDS["speech" if hit.source == "speech" else "subtitle"]],
+            quote=Quote(text=seg.text, marks=[tuple(m) for m in marks], source=hit.source,
+                        start_s=round(seg.start, 3), end_s=round(seg.end, 3)),
+        ))
     return out
 
 
-def transcript(store, video_id: str, kind: str | None = None, q: str | None = None) -> list[dict]:
+def transcript(store, video_id: str, kind: str | None = None, q: str | None = None) -> list[TranscriptLine]:
     """A video's text segments in time order; with `q`, those that match it, words marked."""
     if q and TextQuery.parse(q).words:
         found = text_moments(store, q, 200, models.Filter(must=[
             models.FieldCondition(key="video_id", match=models.MatchValue(value=video_id))
         ]), kind)
-        rows = [
-            {"start_s": m["quote"]["start_s"], "end_s": m["quote"]["end_s"], "text": m["quote"]["text"],
-             "source": m["quote"]["source"], "marks": m["quote"]["marks"], "timestamp_s": m["timestamp_s"]}
-            for m in found
-        ]
-        return sorted(rows, key=lambda r: (r["start_s"], r["source"]))
+        rows = [TranscriptLine(**m.quote.model_dump(), timestamp_s=m.timestamp_s) for m in found]
+        return sorted(rows, key=lambda r: (r.start_s, r.source))
     return [
-        {"start_s": round(h.segment.start, 3), "end_s": round(h.segment.end, 3), "text": h.segment.text, "source": h.source}
+        TranscriptLine(start_s=round(h.segment.start, 3), end_s=round(h.segment.end, 3), text=h.segment.text, source=h.source)
         for h in store.texts_of(video_id, kind)
     ]
 
 
-def as_srt(rows: list[dict]) -> str:
+def as_srt(rows: list[TranscriptLine]) -> str:
     return "".join(
-        f"{i}\n{_stamp(r['start_s'], ',')} --> {_stamp(r['end_s'], ',')}\n{r['text']}\n\n" for i, r in enumerate(rows, 1)
+        f"{i}\n{_stamp(r.start_s, ',')} --> {_stamp(r.end_s, ',')}\n{r.text}\n\n" for i, r in enumerate(rows, 1)
     )
 
 
-def as_vtt(rows: list[dict]) -> str:
-    cues = "".join(f"{_stamp(r['start_s'], '.')} --> {_stamp(r['end_s'], '.')}\n{r['text']}\n\n" for r in rows)
+def as_vtt(rows: list[TranscriptLine]) -> str:
+    cues = "".join(f"{_stamp(r.start_s, '.')} --> {_stamp(r.end_s, '.')}\n{r.text}\n\n" for r in rows)
     return "WEBVTT\n\n" + cues
 
 

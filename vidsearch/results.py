@@ -1,0 +1,95 @@
+"""What searches, matches and the library answer: one typed model per kind of result.
+
+The core returns these; the service sends them as they are (serve_app/schema.py wraps them in its
+responses), so the OpenAPI document and the code say the same thing. Times are seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Why = Literal["visual", "said", "subtitle"]  # what made a moment match
+
+
+class Quote(BaseModel):
+    """The words of a moment found in what is said or subtitled."""
+
+    text: str
+    marks: list[tuple[int, int]] = Field(description="character spans of `text` that matched the query")
+    source: str = Field(description='"speech", or "subtitle:<lang>"')
+    start_s: float
+    end_s: float
+
+
+class Moment(BaseModel):
+    """A second of a video that matches a search."""
+
+    video_id: str
+    path: str
+    timestamp_s: float
+    score: float
+    matched: list[Why] = Field(description="what found it: the picture, what is said, what subtitles show")
+    thumbnail_url: str | None = None
+    quote: Quote | None = None
+    scores: dict[str, float] | None = Field(None, description="each source's own score, when several were fused")
+
+
+class TranscriptLine(BaseModel):
+    start_s: float
+    end_s: float
+    text: str
+    source: str = Field(description='"speech", or "subtitle:<lang>"')
+    marks: list[tuple[int, int]] | None = Field(None, description="with a query: the spans that matched it")
+    timestamp_s: float | None = Field(None, description="with a query: the second of the first match")
+
+
+class Crop(BaseModel):
+    """The window of the source's picture a clip shows, as fractions of its width and height."""
+
+    x: float
+    width: float
+    y: float
+    height: float
+
+
+class AudioCheck(BaseModel):
+    verified: bool = Field(description="the clip's audio sits where the picture put it")
+    offset_s: float | None = Field(description="where the clip's audio starts in the source; None: not found")
+    score: float
+
+
+class Match(BaseModel):
+    """A source a clip was cut from, and where."""
+
+    video_id: str
+    path: str
+    score: float
+    source_start_s: float
+    source_end_s: float
+    query_start_s: float = Field(description="where in the clip the source's part starts")
+    query_end_s: float
+    speed: float = Field(description="source seconds per clip second: 1.25 for a clip sped up by a quarter")
+    visual_score: float
+    flipped: bool = Field(description="the clip is the source mirrored")
+    inset: str | None = Field(None, description="None: the whole picture; else the corner the source sits in")
+    crop: Crop | None = Field(None, description="the window of the source the clip shows, if it is a cut of it")
+    evidence: Literal["visual", "both"] = Field("visual", description='"both" once the audio agrees')
+    audio: AudioCheck | None = Field(None, description="None: the clip or the source has no usable audio")
+
+
+class StoreStats(BaseModel):
+    videos: int
+    complete: int
+    indexing: int
+    failed: int
+    frames: int
+    video_hours: float
+
+
+class JobProgress(BaseModel):
+    videos_done: int
+    videos_total: int
+    frames_done: int
+    frames_total: int
