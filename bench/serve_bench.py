@@ -154,13 +154,13 @@ class InProcessChain:
         self.index = CopyIndex()
         self.lock = threading.Lock()
 
-    def search(self, q: str) -> list[dict]:
+    def search(self, q: str) -> list:
         from vidsearch.filters import SearchFilters
         from vidsearch.search import moments
 
         return moments(self.store, self.embedder.embed_texts([q])[0], 10, SearchFilters(), False)
 
-    def match(self, data: bytes) -> list[dict]:
+    def match(self, data: bytes) -> list:
         from vidsearch.clips import clip_file, clip_fingerprint, clip_vectors
         from vidsearch.matching import match_clip, verify_audio
 
