@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from vidsearch.index_jobs import JobState
 from vidsearch.results import JobProgress, Match, Moment, TranscriptLine
 from vidsearch.store.records import TextState, VideoRecord
 
@@ -93,7 +94,7 @@ class JobView(BaseModel):
     job_id: str
     paths: list[str]
     started_at: float
-    state: str
+    state: JobState
     finished_at: float | None
     summary: dict | None = Field(description="the job's summary once it finished (as `vidsearch index --json`)")
     error: str | None
