@@ -80,9 +80,7 @@ def start_head(bin_dir: Path, env: dict, timeout_s: float = 120.0):
     import subprocess
     import time
 
-    with socket.socket() as s:  # a free port: another cluster may hold Ray's default one
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     before = recorded_cluster()
     head = subprocess.Popen(
         [str(bin_dir / "ray"), "start", "--head", "--block", f"--port={port}", "--disable-usage-stats",
@@ -101,23 +99,39 @@ def start_head(bin_dir: Path, env: dict, timeout_s: float = 120.0):
     raise ClusterError(f"a local Ray cluster did not start within {timeout_s:.0f} s")
 
 
-def start_cluster(bin_dir: Path, env: dict, port: int, dashboard_port: int) -> str:
+def start_cluster(bin_dir: Path, env: dict, port: int, dashboard_port: int, timeout_s: float = 120.0) -> str:
     """A local head that outlives this command, for `ray job submit` (its dashboard on loopback):
-    its address. Ray runs a job's entrypoint (`python -m ...`) with the head's PATH, so this
-    environment's bin goes first on it; a head started from a virtualenv it was not activated in
-    would run jobs with the system's Python."""
+    its address, once it takes jobs. Ray runs a job's entrypoint (`python -m ...`) with the head's
+    PATH, so this environment's bin goes first on it; a head started from a virtualenv it was not
+    activated in would run jobs with the system's Python."""
     import subprocess
+    import time
 
     env = {**env, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}
+    agent = _free_port()
     done = subprocess.run(
         [str(bin_dir / "ray"), "start", "--head", f"--port={port}", "--include-dashboard=true",
-         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}", "--disable-usage-stats"],
+         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}",
+         f"--dashboard-agent-listen-port={agent}", "--disable-usage-stats"],
         env=env, capture_output=True, text=True,
     )
     address = recorded_cluster()
     if done.returncode != 0 or not address or not cluster_alive(address):
         raise ClusterError(f"cannot start a local Ray cluster: {(done.stderr or done.stdout)[-2000:]}")
+    # `ray start` returns before the agent that runs jobs is up; a job submitted meanwhile is
+    # refused ("No available agent to submit job"), as seen on a busy machine.
+    deadline = time.monotonic() + timeout_s
+    while not cluster_alive(f"127.0.0.1:{agent}"):
+        if time.monotonic() > deadline:
+            raise ClusterError(f"the Ray cluster at {address} started, but its job agent did not within {timeout_s:.0f} s")
+        time.sleep(0.5)
     return address
+
+
+def _free_port() -> int:
+    with socket.socket() as s:  # another cluster may hold Ray's default ports
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def stop_head(head, timeout_s: float = 60.0) -> None:

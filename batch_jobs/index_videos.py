@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Optional
 
-import typer
+try:
+    import typer
+except ModuleNotFoundError as e:  # `ray job submit` to a head whose PATH finds another Python
+    raise SystemExit(
+        f"{sys.executable} has no {e.name}: run this job with the Python vidsearch is installed in. Start the "
+        "local cluster with `make cluster`, or submit `-- /path/to/.venv/bin/python -m batch_jobs.index_videos ...`"
+    ) from None
 
 from vidsearch.config import ConfigError, Settings, load_settings
 

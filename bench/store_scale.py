@@ -38,14 +38,15 @@ SPREAD = 0.5  # how far a frame strays from its shot's direction
 WARMUP = 20
 
 
-def open_engine(engine: str, folder: Path, ef: int | None = None):
+def open_engine(engine: str, folder: Path, ef: int | None = None, segments: int | None = None):
     from qdrant_client import QdrantClient
 
     from vidsearch.config import QdrantSettings
     from vidsearch.store.edge import EdgeStore
     from vidsearch.store.server import ServerStore
 
-    settings = QdrantSettings(lock_wait_s=30, **({"search_ef": ef} if ef else {}))
+    settings = QdrantSettings(lock_wait_s=30, **({"search_ef": ef} if ef else {}),
+                              **({"edge_segments": segments} if segments else {}))
     if engine == "edge":
         return EdgeStore.open(settings, folder, SEMANTIC_DIM)
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,12 +83,12 @@ def folder_of(v: int) -> str:
     return f"/library/folder{v % FOLDERS}"
 
 
-def write(engine: str, folder: Path, frames: int, videos: int) -> dict:
+def write(engine: str, folder: Path, frames: int, videos: int, segments: int | None = None) -> dict:
     from vidsearch.media.probe import VideoMetadata
     from vidsearch.store import ids
     from vidsearch.store.records import VideoRecord
 
-    store = open_engine(engine, folder)
+    store = open_engine(engine, folder, segments=segments)
     meta = VideoMetadata(
         container="mov,mp4", duration_s=600.0, width=1280, height=720, coded_width=1280, coded_height=720,
         fps=25, variable_frame_rate=False, video_codec="h264",
@@ -125,7 +126,7 @@ def write(engine: str, folder: Path, frames: int, videos: int) -> dict:
     optimize()
     optimize_s = time.perf_counter() - started
     store.close()
-    return {"frames": written, "videos": videos,
+    return {"frames": written, "videos": videos, "segments": segments,
             # Writes alone; the builds the store ran among them are counted apart.
             "write_frames_per_s": round(written / (spent - during), 1),
             "builds_during_write": len(builds), "longest_build_s": round(max(builds, default=0.0), 1),
@@ -264,6 +265,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="write the Edge store under DIR/edge and keep it")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--ef", type=int, action="append", help="search beam width (default: the store's); repeat to compare")
+    parser.add_argument("--segments", type=int, help="frame segments the new store keeps (qdrant.edge_segments)")
     parser.add_argument("--exact", action="store_true", help="recall against the exact neighbours (needs RAM for every vector)")
     parser.add_argument("--measure", nargs=2, metavar=("ENGINE", "DIR"),
                         help="only measure a store written before (with --keep DIR: DIR/edge)")
@@ -304,7 +306,7 @@ def main() -> None:
         if folder.exists():
             raise SystemExit(f"{folder} exists: give --keep a new folder")
         videos = args.videos or max(1, -(-args.frames // FRAMES_PER_VIDEO))
-        written = write("edge", folder, args.frames, videos)
+        written = write("edge", folder, args.frames, videos, args.segments)
         measured = run_measure("edge", folder, (args.ef or [None])[0], args.exact)
         measured.pop("results")
         out.update(written, **measured)

@@ -23,6 +23,8 @@ class QdrantSettings(BaseModel):
     # At a million frames (docs/benchmarks.md) 256 found every query's moment; 128 searched 1.6x
     # faster and missed one moment in 60.
     search_ef: int = Field(256, ge=8, le=4096, description="HNSW beam width of a semantic search: recall against speed")
+    # Each search visits every segment; fewer are faster to search and slower to merge into.
+    edge_segments: int = Field(8, ge=1, le=64, description="embedded store: frame segments kept (at creation)")
     frames_collection: str = "vidsearch_frames"
     videos_collection: str = "vidsearch_videos"
     texts_collection: str = "vidsearch_texts"

@@ -221,10 +221,10 @@ function badge(why) {
 }
 
 // Text with the matched words in <mark>, built from text nodes: quotes never become markup.
-function marked(text, marks = []) {
+function marked(text, marks) {
   const parts = [];
   let at = 0;
-  for (const [start, end] of marks) {
+  for (const [start, end] of marks ?? []) { // null: a line shown without a query
     if (start < at) continue;
     parts.push(text.slice(at, start), el("mark", {}, text.slice(start, end)));
     at = end;

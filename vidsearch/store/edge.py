@@ -62,7 +62,7 @@ _SCHEMA = {
 }
 
 
-def frames_config(semantic_dim: int) -> qe.EdgeConfig:
+def frames_config(semantic_dim: int, segments: int = 8) -> qe.EdgeConfig:
     return qe.EdgeConfig(
         vectors={
             # No quantisation: loading int8 vectors took ~1 s per 30,000 frames at every open.
@@ -83,7 +83,7 @@ def frames_config(semantic_dim: int) -> qe.EdgeConfig:
         hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10000),
         # Hits read four payload fields each: from disk that cost 6 ms per search of 50 hits.
         payload_memory=qe.Memory.Cached,
-        optimizers=qe.EdgeOptimizersConfig(max_segment_size=SEGMENT_KB, default_segment_number=8),
+        optimizers=qe.EdgeOptimizersConfig(max_segment_size=SEGMENT_KB, default_segment_number=segments),
         wal_enabled=False,
     )
 
@@ -145,7 +145,7 @@ class EdgeStore(VideoStore):
         try:
             # A store written before text was indexed gets its texts shard here.
             for kind, name, config in (
-                ("frames", settings.frames_collection, frames_config(semantic_dim)),
+                ("frames", settings.frames_collection, frames_config(semantic_dim, settings.edge_segments)),
                 ("videos", settings.videos_collection, videos_config()),
                 ("texts", settings.texts_collection, texts_config()),
             ):
