@@ -42,6 +42,13 @@ def with_ray_auth(env: dict) -> dict:
     return env
 
 
+def head_env(bin_dir: Path) -> dict:
+    """The environment of a local head this environment starts. Ray runs a job's entrypoint
+    (`python -m ...`) with the head's PATH, so `bin_dir` goes first on it: a head started from a
+    virtualenv that was not activated would run jobs with the system's Python."""
+    return with_ray_auth({**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+
+
 class ClusterError(RuntimeError):
     """A local Ray cluster could not be started."""
 
@@ -99,21 +106,18 @@ def start_head(bin_dir: Path, env: dict, timeout_s: float = 120.0):
     raise ClusterError(f"a local Ray cluster did not start within {timeout_s:.0f} s")
 
 
-def start_cluster(bin_dir: Path, env: dict, port: int, dashboard_port: int, timeout_s: float = 120.0) -> str:
+def start_cluster(bin_dir: Path, port: int, dashboard_port: int, timeout_s: float = 120.0) -> str:
     """A local head that outlives this command, for `ray job submit` (its dashboard on loopback):
-    its address, once it takes jobs. Ray runs a job's entrypoint (`python -m ...`) with the head's
-    PATH, so this environment's bin goes first on it; a head started from a virtualenv it was not
-    activated in would run jobs with the system's Python."""
+    its address, once it takes jobs."""
     import subprocess
     import time
 
-    env = {**env, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}
     agent = _free_port()
     done = subprocess.run(
         [str(bin_dir / "ray"), "start", "--head", f"--port={port}", "--include-dashboard=true",
          "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}",
          f"--dashboard-agent-listen-port={agent}", "--disable-usage-stats"],
-        env=env, capture_output=True, text=True,
+        env=head_env(bin_dir), capture_output=True, text=True,
     )
     address = recorded_cluster()
     if done.returncode != 0 or not address or not cluster_alive(address):

@@ -431,12 +431,10 @@ class Api:
         return self._job(job, [])
 
     def _job(self, job, records: list) -> JobView:
-        from dataclasses import asdict
-
         from vidsearch.index_jobs import job_progress
 
         progress = job_progress(job, records, self.store.count_frames, self.settings.sampling.fps)
-        return JobView(**asdict(job), progress=progress)
+        return JobView(**job.model_dump(), progress=progress)
 
     def _authorise(self, request: Request) -> None:
         """Routes that change the library: the key, wherever the service is reachable from others."""

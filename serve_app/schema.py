@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from vidsearch.index_jobs import JobState
+from vidsearch.index_jobs import IndexJob
 from vidsearch.results import JobProgress, Match, Moment, TranscriptLine
 from vidsearch.store.records import TextState, VideoRecord
 
@@ -90,14 +90,7 @@ class Deleted(BaseModel):
     path: str
 
 
-class JobView(BaseModel):
-    job_id: str
-    paths: list[str]
-    started_at: float
-    state: JobState
-    finished_at: float | None
-    summary: dict | None = Field(description="the job's summary once it finished (as `vidsearch index --json`)")
-    error: str | None
+class JobView(IndexJob):
     progress: JobProgress
 
 

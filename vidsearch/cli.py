@@ -177,16 +177,15 @@ def cluster_start(
     dashboard_port: Annotated[int, typer.Option(help="the dashboard's (and job API's) port, on 127.0.0.1")] = 8265,
 ) -> None:
     """Start a local Ray cluster whose jobs run this environment's Python; `make stop` stops it."""
-    import os
     import sys
 
-    from batch_jobs.cluster import ClusterError, RAY_TOKEN, running_local_cluster, start_cluster, with_ray_auth
+    from batch_jobs.cluster import ClusterError, RAY_TOKEN, running_local_cluster, start_cluster
 
     running = running_local_cluster()
     if running:
         _fail(f"a Ray cluster is already running at {running}; stop it first (`make stop` or `ray stop`)")
     try:
-        address = start_cluster(Path(sys.executable).parent, with_ray_auth(dict(os.environ)), port, dashboard_port)
+        address = start_cluster(Path(sys.executable).parent, port, dashboard_port)
     except ClusterError as e:
         _fail(str(e))
     token = " RAY_AUTH_MODE=token" if RAY_TOKEN.exists() else ""  # the head then asks for Ray's token
@@ -218,7 +217,7 @@ def serve(
     import yaml
 
     from batch_jobs.cluster import (
-        ClusterError, forget_dead_cluster, recorded_cluster, running_local_cluster, start_head, stop_head, with_ray_auth,
+        ClusterError, forget_dead_cluster, head_env, recorded_cluster, running_local_cluster, start_head, stop_head,
     )
     from vidsearch.access import KEY_FILE, is_loopback, stored_key
 
@@ -241,8 +240,7 @@ def serve(
         else:
             typer.echo(f"changes to the library need the API key in {settings.data_dir / KEY_FILE}")
     bin_dir = Path(sys.executable).parent
-    # Jobs the cluster runs (`ray job submit -- python ...`) find this environment's Python.
-    env = with_ray_auth({**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+    env = head_env(bin_dir)
     head = None
     address = os.environ.get("RAY_ADDRESS") or running_local_cluster()
     if address:

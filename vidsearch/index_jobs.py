@@ -13,11 +13,11 @@ import posixpath
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import fsspec
+from pydantic import BaseModel, Field
 
 from vidsearch.results import JobProgress
 from vidsearch.store.records import VideoRecord
@@ -94,15 +94,14 @@ def check_paths(paths: Iterable[str], roots: list[str]) -> list[str]:
     return list(dict.fromkeys(checked))
 
 
-@dataclass
-class IndexJob:
+class IndexJob(BaseModel):
     job_id: str
     paths: list[str]
     started_at: float
     state: JobState = "running"
     finished_at: float | None = None
-    summary: dict | None = None  # IndexSummary.as_json() of a finished job
-    error: str | None = None  # why a failed job stopped
+    summary: dict | None = Field(None, description="the job's summary once it finished (as `vidsearch index --json`)")
+    error: str | None = Field(None, description="why a failed job stopped")
 
 
 class JobBook:
