@@ -410,7 +410,19 @@ def index_command(
         typer.echo("interrupted: videos finished so far are kept; the next run indexes the rest", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     print_summary(summary, as_json)
+    _leave_ray()
     raise typer.Exit(EXIT_FAILED_FILES if summary.failed else 0)
+
+
+def _leave_ray() -> None:
+    """Disconnect now, with Ctrl-C ignored: the work is done and kept, so a key pressed while Ray
+    winds down must not turn a finished run into a traceback at exit."""
+    import signal
+
+    import ray
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ray.shutdown()
 
 
 def main() -> None:

@@ -104,13 +104,16 @@ def service(shared_videos, tiny_model_dir, tmp_path_factory):
     spoken = _text_videos(library, root / "corpus")
     config = root / "vidsearch.yaml"
     config.write_text(yaml.safe_dump({"data_dir": str(root / "data"), "semantic": {"model": str(tiny_model_dir)},
-                                      "serve": {"max_upload_mb": 5, "api_key": "secret"}}))
+                                      "serve": {"max_upload_mb": 5, "api_key": "secret"},
+                                      # Small writes: a job is seen writing long before it ends.
+                                      "job": {"write_batch_size": 64}}))
     port = free_port()
     ray.init(namespace="vidsearch", include_dashboard=False, log_to_driver=False)
     try:
         summary = run_index([str(library)], load_settings(config), show_progress=False)
         service = Service(None, "", library, config, spoken)
         assert summary.indexed == len(service.videos) and not summary.failed
+        assert summary.frames >= 590 and summary.video_seconds > 590  # every video, at 1 fps
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(build_app({"config": str(config), "serve_config": str(REPO / "configs" / "serve.yaml")}))
         url = f"http://127.0.0.1:{port}"

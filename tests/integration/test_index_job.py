@@ -142,20 +142,32 @@ def assert_rerun_completes(videos, data, count: int, frames: int) -> None:
         store.close()
 
 
+# Writes of 64 frames: the first lands with more than 200 of the 270 frames still to come, so a
+# signal sent when it lands finds the job mid-run, however fast the machine.
+SMALL_WRITES = {**os.environ, "RAY_ADDRESS": "", "VIDSEARCH_JOB__WRITE_BATCH_SIZE": "64"}
+
+
+def make_videos(folder: Path, count: int) -> None:
+    for i, source in enumerate(["testsrc2", "mandelbrot", "life", "cellauto"][:count]):
+        # 5 fps: the job samples 1 fps, and the generated sources are slow to render at 25.
+        make_video(folder / f"v{i}.mp4", seconds=90, size=(640, 360), fps=5, source=source, audio=False)
+
+
+def wait_first_write(thumbs: Path) -> None:
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(thumbs.rglob("*.jpg")):
+        time.sleep(0.1)
+
+
 def test_killed_run_leaves_no_duplicates_and_no_false_complete(tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()
-    # 360 frames: more than one writer batch (256), so the kill lands between two of them.
-    for i, source in enumerate(["testsrc2", "mandelbrot", "life", "cellauto"]):
-        make_video(videos / f"v{i}.mp4", seconds=90, size=(640, 360), source=source, audio=False)
+    make_videos(videos, 3)
     data = tmp_path / "data"
-    env = {**os.environ, "RAY_ADDRESS": ""}
     proc = subprocess.Popen([VIDSEARCH, "index", str(videos), "--data-dir", str(data), "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=SMALL_WRITES, start_new_session=True)
     thumbs = data / "thumbnails"
-    deadline = time.time() + 120
-    while time.time() < deadline and sum(1 for _ in thumbs.rglob("*.jpg")) < 20:
-        time.sleep(0.2)
+    wait_first_write(thumbs)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and every Ray process it started
     proc.wait()
 
@@ -169,24 +181,20 @@ def test_killed_run_leaves_no_duplicates_and_no_false_complete(tmp_path):
     finally:
         store.close()
 
-    assert_rerun_completes(videos, data, 4, 90)
+    assert_rerun_completes(videos, data, 3, 90)
 
 
 def test_ctrl_c_stops_the_ray_work_and_a_rerun_resumes(tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()
-    for i, source in enumerate(["testsrc2", "mandelbrot"]):
-        make_video(videos / f"v{i}.mp4", seconds=90, size=(640, 360), source=source, audio=False)
+    make_videos(videos, 3)
     data = tmp_path / "data"
-    env = {**os.environ, "RAY_ADDRESS": ""}
     # As in a terminal, whatever this test runs under (a background job ignores Ctrl-C).
     proc = subprocess.Popen([VIDSEARCH, "index", str(videos), "--data-dir", str(data), "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=SMALL_WRITES, start_new_session=True,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     thumbs = data / "thumbnails"
-    deadline = time.time() + 120
-    while time.time() < deadline and sum(1 for _ in thumbs.rglob("*.jpg")) < 20:
-        time.sleep(0.2)
+    wait_first_write(thumbs)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in its terminal
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted" in err, err[-2000:]
@@ -200,13 +208,7 @@ def test_ctrl_c_stops_the_ray_work_and_a_rerun_resumes(tmp_path):
             assert r.status != "complete" or store.count_frames(r.video_id) == r.frames == 90
     finally:
         store.close()
-    assert_rerun_completes(videos, data, 2, 90)
-
-
-def test_shared_corpus(shared_videos, tmp_path):
-    code, summary, _ = index(shared_videos, tmp_path)
-    assert code == 0 and summary["indexed"] == len(list(shared_videos.iterdir()))
-    assert summary["frames"] >= 590 and summary["video_seconds"] > 590
+    assert_rerun_completes(videos, data, 3, 90)
 
 
 def test_unreachable_qdrant_is_a_clear_error(tmp_path, video_factory):

@@ -23,7 +23,7 @@ def test_video_indexed_while_serving_becomes_searchable(service, tmp_path):
     before = client.get("/stats").json()["videos"]
     folder = tmp_path / "new"
     folder.mkdir()
-    fresh = make_video(folder / "fractal.mp4", seconds=30, size=(480, 270), source="mandelbrot")
+    fresh = make_video(folder / "fractal.mp4", seconds=30, size=(480, 270), fps=5, source="mandelbrot")
 
     summary = run_index([str(folder)], load_settings(service.config), show_progress=False)
 

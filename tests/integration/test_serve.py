@@ -21,7 +21,7 @@ def test_health_and_stats(service):
     stats = client.get("/stats").json()
     assert stats["videos"] == stats["complete"] >= len(service.videos)
 
-LONG_S = 1200  # a job on it still writes for half a minute after its first batch (256 frames)
+LONG_S = 1200  # a job on it still writes for many seconds after its first batch (64 frames, the service's)
 
 
 def test_image_of_a_frame_finds_its_video_and_second(service, tmp_path):

@@ -99,3 +99,26 @@ def test_removing_a_video_keeps_every_other_video_at_its_rows():
         assert index.candidates(library[vid][2:5], limit=1) == [vid]
     np.testing.assert_allclose(index.frames("v3")[1], library["v3"][:4], rtol=1e-6)
     assert index.nbytes() >= len(index) * 63 * 4
+
+
+def test_the_block_scan_finds_what_faiss_finds():
+    """A large index searches by blocks of rows, not FAISS's search: the same nearest rows, in the
+    same order, across block edges and after a removal shifted the rows."""
+    import vidsearch.copy_index as copy_index
+
+    rng = np.random.default_rng(4)
+    index = CopyIndex()
+    for i in range(12):
+        index.add(f"v{i}", np.arange(700, dtype=np.float32), unit(rng, 700))
+    index.remove("v3")
+    queries = np.vstack([index.frames("v7")[1][[5, 699]], index.frames("v0")[1][:1]]) + 0.05 * unit(rng, 3)
+    exact, exact_videos = index._nearest(queries.astype(np.float32), 16), index.candidates(queries)
+    scan = CopyIndex.SCAN_FROM, copy_index.SCAN_BLOCK
+    try:
+        CopyIndex.SCAN_FROM, copy_index.SCAN_BLOCK = 1, 1000  # blocks that split videos, a short last one
+        scanned = index._nearest(queries.astype(np.float32), 16)
+        assert index.candidates(queries) == exact_videos
+    finally:
+        CopyIndex.SCAN_FROM, copy_index.SCAN_BLOCK = scan
+    np.testing.assert_array_equal(scanned[1], exact[1])
+    np.testing.assert_allclose(scanned[0], exact[0], atol=1e-5)
