@@ -133,7 +133,7 @@ def write(engine: str, folder: Path, frames: int, videos: int, segments: int | N
             "build_s_during_write": round(during, 1), "optimize_s": round(optimize_s, 1)}
 
 
-def measure(engine: str, folder: Path, ef: int | None = None, exact: bool = False) -> dict:
+def measure(engine: str, folder: Path, ef: int | None = None, exact: bool = False, query_seed: int = 1) -> dict:
     """In a fresh process, as the service opens a store: open, search, copy sync; with `exact`,
     the searches' recall against the exact neighbours, counted over the regenerated vectors."""
     import psutil
@@ -150,7 +150,7 @@ def measure(engine: str, folder: Path, ef: int | None = None, exact: bool = Fals
     started = time.perf_counter()
     warm = getattr(store, "wait_warm", lambda: True)()  # Edge reads its vectors in the background
     warm_s = time.perf_counter() - started
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(query_seed)  # another seed: queries no setting was chosen on
     queries = query_vectors(store, rng, 1 + WARMUP + QUERIES)
     started = time.perf_counter()
     store.search(queries[0], "semantic", 50)
@@ -240,9 +240,9 @@ def query_vectors(store, rng, n: int) -> np.ndarray:
     return mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
 
 
-def run_measure(engine: str, folder: Path, ef: int | None = None, exact: bool = False) -> dict:
+def run_measure(engine: str, folder: Path, ef: int | None = None, exact: bool = False, query_seed: int = 1) -> dict:
     """`measure` in a new Python process, so that nothing the writer touched is still in memory."""
-    extra = (["--ef", str(ef)] if ef else []) + (["--exact"] if exact else [])
+    extra = (["--ef", str(ef)] if ef else []) + (["--exact"] if exact else []) + ["--query-seed", str(query_seed)]
     done = subprocess.run(
         [sys.executable, __file__, "--measure", engine, str(folder), *extra], capture_output=True, text=True, check=False
     )
@@ -267,16 +267,17 @@ def main() -> None:
     parser.add_argument("--ef", type=int, action="append", help="search beam width (default: the store's); repeat to compare")
     parser.add_argument("--segments", type=int, help="frame segments the new store keeps (qdrant.edge_segments)")
     parser.add_argument("--exact", action="store_true", help="recall against the exact neighbours (needs RAM for every vector)")
+    parser.add_argument("--query-seed", type=int, default=1, help="the measured queries' seed (1: the ones widths were compared on)")
     parser.add_argument("--measure", nargs=2, metavar=("ENGINE", "DIR"),
                         help="only measure a store written before (with --keep DIR: DIR/edge)")
     args = parser.parse_args()
     if args.measure:
         engine, folder = args.measure[0], Path(args.measure[1])
         if len(args.ef or []) > 1:  # one fresh process per width, side by side
-            print(json.dumps([{k: v for k, v in run_measure(engine, folder, ef, args.exact).items() if k != "results"}
+            print(json.dumps([{k: v for k, v in run_measure(engine, folder, ef, args.exact, args.query_seed).items() if k != "results"}
                               for ef in args.ef]))
         else:
-            print(json.dumps(measure(engine, folder, (args.ef or [None])[0], args.exact)))
+            print(json.dumps(measure(engine, folder, (args.ef or [None])[0], args.exact, args.query_seed)))
         return
 
     scratch = Path(tempfile.mkdtemp(prefix="store-scale-"))
