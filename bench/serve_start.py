@@ -38,7 +38,7 @@ def main() -> None:
     subprocess.run([str(BIN / "ray"), "stop", "--force"], capture_output=True, env=env)
     started = time.perf_counter()
     service = subprocess.Popen(
-        [str(BIN / "vidsearch"), "serve", "--data-dir", str(args.data_dir)],
+        [str(BIN / "vidsearch"), "serve", "--data-dir", str(args.data_dir), "--port", str(args.port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
     )
     out: dict = {}
@@ -64,7 +64,7 @@ def main() -> None:
         stats = httpx.get(f"{url}/stats", timeout=60).json()
         out["frames"], out["videos"] = stats["frames"], stats["videos"]
     finally:
-        os.killpg(service.pid, signal.SIGINT)
+        os.killpg(service.pid, signal.SIGTERM)  # as Ctrl-C, also where this runs in the background
         service.wait(timeout=60)
         subprocess.run([str(BIN / "ray"), "stop", "--force"], capture_output=True, env=env)
     print(json.dumps(out) if args.json else json.dumps(out, indent=2))
