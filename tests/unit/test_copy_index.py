@@ -104,7 +104,7 @@ def test_removing_a_video_keeps_every_other_video_at_its_rows():
 def test_the_block_scan_finds_what_faiss_finds():
     """A large index searches by blocks of rows, not FAISS's search: the same nearest rows, in the
     same order, across block edges and after a removal shifted the rows."""
-    import vidsearch.copy_index as copy_index
+    from vidsearch import copy_index
 
     rng = np.random.default_rng(4)
     index = CopyIndex()
