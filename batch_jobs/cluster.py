@@ -94,7 +94,8 @@ def start_head(bin_dir: Path, env: dict, timeout_s: float = 120.0):
          "--include-dashboard=false"],
         # On SIGTERM a head first drains its node, for up to 30 s, so that Serve can move replicas
         # away; the command has stopped its service by then and there is nowhere to move them to.
-        env={**env, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        env={**env, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

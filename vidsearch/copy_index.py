@@ -160,12 +160,12 @@ class CopyIndex:
 
         n = len(self)
         rows = torch.from_numpy(faiss.rev_swig_ptr(self._index.get_xb(), n * self.dim).reshape(n, self.dim))
-        found = torch.from_numpy(queries)
+        probes = torch.from_numpy(queries)
         best_s = best_i = None
         with torch.inference_mode():
             for start in range(0, n, SCAN_BLOCK):
                 block = rows[start : start + SCAN_BLOCK]
-                s, i = torch.topk(found @ block.T, min(k, len(block)), dim=1)
+                s, i = torch.topk(probes @ block.T, min(k, len(block)), dim=1)
                 i += start
                 if best_s is not None:
                     s, pick = torch.topk(torch.cat([best_s, s], 1), k, dim=1)
