@@ -251,6 +251,8 @@ def _owner_actor(settings: Settings):
 class StoreProxy:
     """Calls VideoStore methods on the owning actor and waits for the answer."""
 
+    exact_scores = True  # the owner holds the embedded store, which quantises nothing
+
     def __init__(self, actor):
         self._actor = actor
 

@@ -1,11 +1,13 @@
 """How long `vidsearch serve` takes on a data dir until it answers: /health, then a first /match.
 
-    python bench/serve_start.py DATA_DIR CLIP [--port 8000] [--json]
+    python bench/serve_start.py DATA_DIR CLIP [--port 8000] [--cold] [--json]
 
 Starts the service as a user does (`vidsearch serve --data-dir DATA_DIR`, a new local Ray cluster),
-polls /health until it answers 200, then uploads CLIP to /match; the first match loads the copy
-index of the whole library. Prints seconds from the start to each, and the match. Stops the cluster
-at the end. Run it on the data dir `bench/store_scale.py --keep` leaves, with one real video indexed
+polls /health until it answers 200, then uploads CLIP to /match; the first match waits for the
+Reranker's copy index of the whole library, which it starts loading as it starts: from the
+snapshot an earlier run left under DATA_DIR/cache, or (the first run, or `--cold`, which deletes
+that snapshot) from the store. Prints seconds from the start to each, and the match. Stops the
+cluster at the end. Run it on the data dir `bench/store_scale.py --keep` leaves, with one real video indexed
 into it (`vidsearch index VIDEO --data-dir DATA_DIR`) and a clip cut from that video.
 """
 
@@ -31,8 +33,12 @@ def main() -> None:
     parser.add_argument("clip", type=Path)
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--cold", action="store_true", help="delete the copy index's snapshot first")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    snapshot = args.data_dir / "cache" / "copy_index.bin"  # Settings.copy_snapshot_path
+    if args.cold:
+        snapshot.unlink(missing_ok=True)
     url = f"http://127.0.0.1:{args.port}"
     env = {**os.environ, "RAY_ADDRESS": ""}
     subprocess.run([str(BIN / "ray"), "stop", "--force"], capture_output=True, env=env)
@@ -41,7 +47,7 @@ def main() -> None:
         [str(BIN / "vidsearch"), "serve", "--data-dir", str(args.data_dir), "--port", str(args.port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
     )
-    out: dict = {}
+    out: dict = {"copy_snapshot_at_start": snapshot.exists()}
     try:
         while time.perf_counter() - started < args.timeout:
             try:

@@ -161,11 +161,15 @@ def measure(engine: str, folder: Path, ef: int | None = None, exact: bool = Fals
     folder_filter = models.Filter(must=[models.FieldCondition(key="dirs", match=models.MatchValue(value=folder_of(3)))])
     timings = {}
     results = {}
-    for name, flt in (("search", None), ("filtered_search", folder_filter)):
+    # The service's search: the hits' vectors only where the store's scores are not exact. Beside
+    # it, the same searches with the vectors, as every search fetched them before.
+    vectors = not store.exact_scores
+    for name, flt, with_vectors in (("search", None, vectors), ("filtered_search", folder_filter, vectors),
+                                    ("search_with_vectors", None, True)):
         spent, found = [], []
         for q in queries:
             t = time.perf_counter()
-            hits, _ = store.search(q, "semantic", 50, flt)
+            hits, _ = store.search(q, "semantic", 50, flt, with_vectors=with_vectors)
             spent.append(time.perf_counter() - t)
             found.append([(h.video_id, h.frame_index) for h in hits])
         timings[name] = spent
@@ -176,6 +180,21 @@ def measure(engine: str, folder: Path, ef: int | None = None, exact: bool = Fals
     index.sync(store)
     copy_sync_s = time.perf_counter() - started
     rss_end = process.memory_info().rss
+    # What a restarted Reranker reads instead of the store (LiveCopyIndex): the index's snapshot.
+    with tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
+        snapshot = Path(scratch) / "copy_index.bin"
+        started = time.perf_counter()
+        index.save(snapshot)
+        snapshot_save_s = time.perf_counter() - started
+        del index
+        subprocess.run(["sync"], check=False)
+        started = time.perf_counter()
+        loaded = CopyIndex.load(snapshot)
+        snapshot_load_s = time.perf_counter() - started
+        started = time.perf_counter()
+        changed = loaded.sync(store)  # nothing changed: the versions alone are compared
+        resync_s = time.perf_counter() - started
+        index = loaded
     frames = store.count_frames()
     videos = len(store.list_videos())
     store.close()
@@ -192,12 +211,17 @@ def measure(engine: str, folder: Path, ef: int | None = None, exact: bool = Fals
         "search_p95_ms": ms(timings["search"], 95),
         "filtered_search_p50_ms": ms(timings["filtered_search"], 50),
         "filtered_search_p95_ms": ms(timings["filtered_search"], 95),
+        "search_with_vectors_p50_ms": ms(timings["search_with_vectors"], 50),
         "copy_sync_s": round(copy_sync_s, 2),
+        "copy_snapshot_save_s": round(snapshot_save_s, 2),
+        "copy_snapshot_load_s": round(snapshot_load_s, 2),
+        "copy_resync_after_snapshot_s": round(resync_s, 2),
+        "copy_resync_changed": changed,
         "copy_index_mb": round(index.nbytes() / 2**20, 1),
         "rss_with_copy_index_mb": round(rss_end / 2**20),
         "search_ef": ef or QdrantSettings().search_ef,
         **recalls,
-        "results": results,
+        "results": {k: v for k, v in results.items() if k != "search_with_vectors"},
     }
 
 

@@ -78,12 +78,14 @@ class Reranker:
     """Exact re-ranking of the store's candidates, and temporal alignment of clips against them."""
 
     def __init__(self, settings: dict):
-        from vidsearch.copy_index import CopyIndex
+        from vidsearch.copy_index import LiveCopyIndex
         from batch_jobs.cluster import cluster_store
 
         self.settings = Settings.model_validate(settings)
         self.store = cluster_store(self.settings)
-        self.copy_index = CopyIndex()
+        # Loading starts now, so the first clip does not wait for the whole library's vectors.
+        self.copy_index = LiveCopyIndex(self.store, self.settings.copy_snapshot_path,
+                                        min_free_mb=self.settings.min_free_mb)
 
     def search(self, vector: np.ndarray, k: int, filters: dict, group: bool) -> list[Moment]:
         from vidsearch.search import moments
@@ -104,8 +106,8 @@ class Reranker:
     def match(self, clip, k: int) -> list[Match]:
         from vidsearch.matching import match_clip
 
-        self.copy_index.sync(self.store)  # picks up videos indexed since the last request
-        return match_clip(self.store, self.copy_index, clip, limit=k)
+        with self.copy_index.synced() as index:  # with the videos indexed since the last request
+            return match_clip(self.store, index, clip, limit=k)
 
 
 @serve.deployment

@@ -148,6 +148,11 @@ class Settings(BaseSettings):
         return self.data_dir / "qdrant"
 
     @property
+    def copy_snapshot_path(self) -> Path:
+        """A serving replica's copy index, saved so that a restart reads it instead of the store."""
+        return self.data_dir / "cache" / "copy_index.bin"
+
+    @property
     def thumbnails_dir(self) -> Path:
         return self.data_dir / "thumbnails"
 

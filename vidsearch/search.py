@@ -17,12 +17,15 @@ def moments(store, vector: np.ndarray, k: int, filters: SearchFilters, group: bo
     """The best moments for a semantic query vector; `group` keeps the best few per video."""
     from vidsearch.rerank import dedupe_moments, group_by_video, rerank
 
-    # Qdrant proposes (approximate on a server); FAISS re-scores the candidates exactly.
+    # Qdrant proposes; where its scores may come from quantised codes, FAISS re-scores the
+    # candidates exactly. Scores on the stored vectors are exact already: fetching the vectors to
+    # score them again would only cost time.
     query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-    candidates, vectors = store.search(query, "semantic", max(4 * k, 64), filters.to_qdrant())
+    exact = store.exact_scores
+    candidates, vectors = store.search(query, "semantic", max(4 * k, 64), filters.to_qdrant(), with_vectors=not exact)
     if not candidates:
         return []
-    hits = dedupe_moments(rerank(query, vectors, candidates, top_k=len(candidates))[0])
+    hits = dedupe_moments(candidates if exact else rerank(query, vectors, candidates, top_k=len(candidates))[0])
     if group:
         hits = [h for video in group_by_video(hits, per_video=per_video) for h in video.moments]
     return [_moment(h) for h in hits[:k]]

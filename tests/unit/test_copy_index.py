@@ -122,3 +122,65 @@ def test_the_block_scan_finds_what_faiss_finds():
         CopyIndex.SCAN_FROM, copy_index.SCAN_BLOCK = scan
     np.testing.assert_array_equal(scanned[1], exact[1])
     np.testing.assert_allclose(scanned[0], exact[0], atol=1e-5)
+
+
+def test_a_snapshot_gives_back_the_same_index_and_a_damaged_one_is_ignored(tmp_path):
+    rng = np.random.default_rng(5)
+    index = CopyIndex()
+    library = {f"v{i}": unit(rng, 7 + 3 * i) for i in range(6)}
+    for i, (vid, vectors) in enumerate(library.items()):
+        index.add(vid, np.arange(len(vectors), dtype=np.float32) * 2, vectors, version=100.0 + i)
+    index.remove("v2")  # rows shifted before saving
+    path = tmp_path / "cache" / "copy.bin"
+    index.save(path)
+    back = CopyIndex.load(path)
+    assert back.videos == 5 and len(back) == len(index)
+    assert {v: x.version for v, x in back._videos.items()} == {v: x.version for v, x in index._videos.items()}
+    for vid in ("v0", "v1", "v3", "v5"):
+        np.testing.assert_array_equal(back.frames(vid)[0], index.frames(vid)[0])
+        np.testing.assert_array_equal(back.frames(vid)[1], library[vid])
+        assert back.candidates(library[vid][1:4], limit=1) == [vid]
+    empty = tmp_path / "empty.bin"
+    CopyIndex().save(empty)
+    assert len(CopyIndex.load(empty)) == 0
+
+    assert CopyIndex.load(tmp_path / "none.bin") is None
+    assert CopyIndex.load(path, dim=32) is None  # another descriptor's vectors
+    path.write_bytes(path.read_bytes()[:-10])  # cut short, as by a full disk
+    assert CopyIndex.load(path) is None
+    path.write_bytes(b"not a snapshot at all")
+    assert CopyIndex.load(path) is None
+    assert list(path.parent.iterdir()) == [path]  # no partial file left behind
+
+
+def test_a_live_index_starts_from_its_snapshot_and_loads_only_what_changed(store, tmp_path):
+    from vidsearch.copy_index import LiveCopyIndex
+
+    rng = np.random.default_rng(6)
+    kept = {put(store, f"k{i}", unit(rng, 15)) for i in range(4)}
+    snapshot = tmp_path / "copy.bin"
+    first = LiveCopyIndex(store, snapshot, save_every_s=0)
+    assert first.wait_loaded(30)
+    with first.synced() as index:
+        assert set(index._videos) == kept
+    first.save()
+    assert snapshot.exists()
+
+    gone = next(iter(kept))
+    store.delete_video(gone)
+    newcomer = unit(rng, 9)
+    vn = put(store, "later", newcomer)  # indexed while no replica ran
+    counting = CountingStore(store)
+    second = LiveCopyIndex(counting, snapshot, save_every_s=0)
+    assert second.wait_loaded(30)
+    assert counting.pages == 1  # one page: the newcomer's frames, not the library's
+    with second.synced() as index:
+        assert set(index._videos) == kept - {gone} | {vn} and len(index) == 3 * 15 + 9
+        assert index.candidates(newcomer[2:5], limit=1) == [vn]
+    assert counting.pages == 1  # nothing changed since: no page read
+
+    snapshot.write_bytes(b"garbage")  # a damaged cache costs a full load, nothing else
+    third = LiveCopyIndex(store, snapshot)
+    assert third.wait_loaded(30)
+    with third.synced() as index:
+        assert len(index) == 3 * 15 + 9

@@ -68,6 +68,31 @@ def test_search_finds_the_nearest_frame_with_its_vector(store):
     assert [h.frame_index for h in store.search(copy[4], "copy", 1)[0]] == [4]
 
 
+def test_scores_are_exact_so_re_ranking_changes_nothing(store):
+    """The store's claim `exact_scores`: its scores are the inner products of the query with the
+    stored vectors, so the moments come out the same without the exact re-rank as with it."""
+    from vidsearch.search import moments
+
+    assert store.exact_scores
+    rng = np.random.default_rng(11)
+    for v in range(3):
+        r = record(checksum=f"exact{v}", path=f"/v/exact{v}.mp4", status="complete")
+        store.put_video(r)
+        idx, sec, copy, sem = frames(40, dim=8, seed=20 + v)
+        store.upsert_frames(r.frame_payload(), idx, sec * 3, copy, sem)
+    query = rng.normal(size=8).astype(np.float32)
+    query /= np.linalg.norm(query)
+    plain, none = store.search(query, "semantic", 30, with_vectors=False)
+    hits, vectors = store.search(query, "semantic", 30)
+    assert none is None and [h.frame_index for h in plain] == [h.frame_index for h in hits]
+    np.testing.assert_allclose([h.score for h in hits], vectors @ query, atol=2e-3)
+    fast = moments(store, query, 10, SearchFilters(), group=False)
+    store.exact_scores = False  # as on a quantised server collection: fetch the vectors, re-rank
+    reranked = moments(store, query, 10, SearchFilters(), group=False)
+    assert [(m.video_id, m.timestamp_s) for m in fast] == [(m.video_id, m.timestamp_s) for m in reranked]
+    np.testing.assert_allclose([m.score for m in fast], [m.score for m in reranked], atol=2e-3)
+
+
 def test_search_filters(store):
     short = record("a", "/lib/cats/a.mp4", meta=META)
     long = record("b", "/lib/dogs/b.mp4", meta=META.model_copy(update={"duration_s": 100.0, "height": 1080, "video_codec": "vp9"}))

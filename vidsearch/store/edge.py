@@ -280,7 +280,7 @@ class EdgeStore(VideoStore):
     def _count(self, kind, flt) -> int:
         return self._shards[kind].count(qe.CountRequest(filter=to_edge(flt), exact=True))
 
-    def _query(self, vector, using, limit, flt) -> list[Point]:
+    def _query(self, vector, using, limit, flt, with_vectors=True) -> list[Point]:
         found = self._shards["frames"].query(
             qe.QueryRequest(
                 query=qe.Query.Nearest(vector, using=using),
@@ -288,7 +288,7 @@ class EdgeStore(VideoStore):
                 limit=limit,
                 params=self._search if using == "semantic" else None,
                 with_payload=HIT_FIELDS,
-                with_vector=[using],
+                with_vector=[using] if with_vectors else False,
             )
         )
         return [Point.from_record(p, p.score) for p in found]

@@ -75,7 +75,11 @@ class ServerStore(VideoStore):
             })
         else:
             # An existing collection fixes the size; writers check their model against it.
-            self.semantic_dim = self.client.get_collection(frames).config.params.vectors["semantic"].size
+            config = self.client.get_collection(frames).config
+            self.semantic_dim = config.params.vectors["semantic"].size
+            # Quantised (by its operator: vidsearch creates none), scores may come from the codes.
+            semantic = config.params.vectors["semantic"]
+            self.exact_scores = config.quantization_config is None and semantic.quantization_config is None
         if not self.client.collection_exists(videos):
             self._create(videos, {})
         texts = self._names["texts"]
@@ -134,10 +138,11 @@ class ServerStore(VideoStore):
     def _count(self, kind, flt) -> int:
         return self.client.count(self._names[kind], count_filter=flt, exact=True).count
 
-    def _query(self, vector, using, limit, flt) -> list[Point]:
+    def _query(self, vector, using, limit, flt, with_vectors=True) -> list[Point]:
         found = self.client.query_points(
             self._names["frames"], query=vector, using=using, limit=limit, query_filter=flt,
-            search_params=self._search if using == "semantic" else None, with_payload=HIT_FIELDS, with_vectors=[using],
+            search_params=self._search if using == "semantic" else None, with_payload=HIT_FIELDS,
+            with_vectors=[using] if with_vectors else False,
         ).points
         return [Point.from_record(p, p.score) for p in found]
 
