@@ -88,12 +88,19 @@ def zoom_windows() -> list[WindowMap]:
 
 
 # What the clip may have lost to an overlay along one side (a caption bar, a logo or a reaction
-# face in a corner): the picture without that side's fifth, seen in the clip and in the source.
+# face in a corner): the picture without that side's fifth, or its two fifths (a reaction face
+# takes a quarter to a third of the width, and as much of the height, from a corner), seen in the
+# clip and in the source. (x0, width, y0, height) of what is kept.
+SIDE_CUTS = (0.2, 0.4)
 SIDES = {
-    "top": (0.0, 1.0, 0.2, 0.8),  # (x0, width, y0, height) of what is kept
-    "bottom": (0.0, 1.0, 0.0, 0.8),
-    "left": (0.2, 0.8, 0.0, 1.0),
-    "right": (0.0, 0.8, 0.0, 1.0),
+    f"{side} {cut:.0%}": kept
+    for cut in SIDE_CUTS
+    for side, kept in (
+        ("top", (0.0, 1.0, cut, 1 - cut)),
+        ("bottom", (0.0, 1.0, 0.0, 1 - cut)),
+        ("left", (cut, 1 - cut, 0.0, 1.0)),
+        ("right", (0.0, 1 - cut, 0.0, 1.0)),
+    )
 }
 
 

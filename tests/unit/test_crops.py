@@ -109,6 +109,22 @@ def test_clip_with_an_overlay_on_one_side_found(shared_videos, tmp_path, store, 
     assert abs(found[0].source_start_s - (3.0 + found[0].query_start_s)) <= 1.0, found[0]
 
 
+def test_reaction_face_over_a_third_of_a_corner_found_beside_it(shared_videos, tmp_path, store, library):
+    # Unindexed footage at 38 % of the width in the top right reaches past a side's fifth: the
+    # match is made through the picture less its right two fifths, and says so.
+    source = "tears_of_steel_battle_clip.webm"
+    out = tmp_path / "face.mp4"
+    width = 2 * round(0.38 * probe(str(shared_videos / source)).width / 2)
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "3", "-t", "12", "-i", str(shared_videos / source),
+                    "-stream_loop", "-1", "-i", str(shared_videos / "tractor_field_vp9.webm"), "-filter_complex",
+                    f"[1:v]scale={width}:-2[face];[0:v][face]overlay=W-w-16:16:shortest=1",
+                    "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", str(out)], check=True)
+    found = match_clip(store, library, clip_vectors(str(out)))
+    assert found and found[0].path.endswith(source), found
+    assert abs(found[0].source_start_s - (3.0 + found[0].query_start_s)) <= 1.0, found[0]
+    assert found[0].crop is not None and (found[0].crop.x, found[0].crop.width) == (0.0, 0.6), found[0]
+
+
 def test_mirrored_and_cropped_clip_found(shared_videos, tmp_path, store, library):
     out = tmp_path / "mirrored.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-ss", "3", "-t", "20", "-i", str(shared_videos / SOURCE),
