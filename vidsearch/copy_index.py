@@ -316,11 +316,11 @@ class LiveCopyIndex:
     def save(self) -> None:
         """Write the snapshot now. Unsaved changes are not lost either way: the next start finds
         them in the store."""
-        from vidsearch.store.space import ensure_free
+        from vidsearch.store.space import MB, ensure_free
 
         with self._lock:
             try:
-                ensure_free(self._snapshot.parent, self._min_free_mb + len(self._index) * self._index.dim * 4 / 2**20,
+                ensure_free(self._snapshot.parent, self._min_free_mb + len(self._index) * self._index.dim * 4 / MB,
                             "saving the copy index")
                 started = time.perf_counter()
                 self._index.save(self._snapshot)

@@ -109,16 +109,22 @@ def test_clip_with_an_overlay_on_one_side_found(shared_videos, tmp_path, store, 
     assert abs(found[0].source_start_s - (3.0 + found[0].query_start_s)) <= 1.0, found[0]
 
 
+def over_other_footage(videos, source, seconds, graph, out):
+    """`seconds` of `source` from 3 s, composed by the filter `graph` ([0:v] the source, [1:v]
+    unindexed footage looped under it) into `out`."""
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "3", "-t", str(seconds), "-i", str(videos / source),
+                    "-stream_loop", "-1", "-i", str(videos / "tractor_field_vp9.webm"), "-filter_complex", graph,
+                    "-t", str(seconds), "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", str(out)],
+                   check=True)
+
+
 def test_reaction_face_over_a_third_of_a_corner_found_beside_it(shared_videos, tmp_path, store, library):
     # Unindexed footage at 38 % of the width in the top right reaches past a side's fifth: the
     # match is made through the picture less its right two fifths, and says so.
     source = "tears_of_steel_battle_clip.webm"
     out = tmp_path / "face.mp4"
     width = 2 * round(0.38 * probe(str(shared_videos / source)).width / 2)
-    subprocess.run(["ffmpeg", "-v", "error", "-ss", "3", "-t", "12", "-i", str(shared_videos / source),
-                    "-stream_loop", "-1", "-i", str(shared_videos / "tractor_field_vp9.webm"), "-filter_complex",
-                    f"[1:v]scale={width}:-2[face];[0:v][face]overlay=W-w-16:16:shortest=1",
-                    "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", str(out)], check=True)
+    over_other_footage(shared_videos, source, 12, f"[1:v]scale={width}:-2[face];[0:v][face]overlay=W-w-16:16", out)
     found = match_clip(store, library, clip_vectors(str(out)))
     assert found and found[0].path.endswith(source), found
     assert abs(found[0].source_start_s - (3.0 + found[0].query_start_s)) <= 1.0, found[0]
@@ -148,10 +154,8 @@ def test_picture_in_picture_over_other_footage_found_in_its_corner(shared_videos
 @pytest.mark.parametrize("stack", ["hstack", "vstack"])
 def test_side_by_side_or_stacked_with_other_footage_found(shared_videos, tmp_path, store, library, stack):
     out = tmp_path / "stacked.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-ss", "3", "-t", "9", "-i", str(shared_videos / SOURCE),
-                    "-stream_loop", "-1", "-i", str(shared_videos / "tractor_field_vp9.webm"), "-filter_complex",
-                    f"[0:v]scale=640:360,setsar=1,fps=25[a];[1:v]scale=640:360,setsar=1,fps=25[b];[b][a]{stack}=2",
-                    "-t", "9", "-an", "-c:v", "libx264", "-preset", "ultrafast", str(out)], check=True)
+    over_other_footage(shared_videos, SOURCE, 9,
+                       f"[0:v]scale=640:360,setsar=1,fps=25[a];[1:v]scale=640:360,setsar=1,fps=25[b];[b][a]{stack}=2", out)
     found = match_clip(store, library, clip_vectors(str(out)))
     assert found and found[0].path.endswith(SOURCE), found
     assert found[0].inset == ("right" if stack == "hstack" else "bottom"), found[0]

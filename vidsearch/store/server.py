@@ -76,9 +76,9 @@ class ServerStore(VideoStore):
         else:
             # An existing collection fixes the size; writers check their model against it.
             config = self.client.get_collection(frames).config
-            self.semantic_dim = config.params.vectors["semantic"].size
-            # Quantised (by its operator: vidsearch creates none), scores may come from the codes.
             semantic = config.params.vectors["semantic"]
+            self.semantic_dim = semantic.size
+            # Quantised (by its operator: vidsearch creates none), scores may come from the codes.
             self.exact_scores = config.quantization_config is None and semantic.quantization_config is None
         if not self.client.collection_exists(videos):
             self._create(videos, {})
