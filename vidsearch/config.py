@@ -41,6 +41,11 @@ class SamplingSettings(BaseModel):
     dedup_max_distance: int = Field(4, ge=0, le=64, description="dHash bits that still count as same")
 
 
+class ScenesSettings(BaseModel):
+    # Off until the detector meets its precision and recall targets and its indexing cost is measured.
+    enabled: bool = Field(False, description="find shot boundaries while decoding, and keep each video's scenes")
+
+
 class SemanticSettings(BaseModel):
     enabled: bool = True
     model: str = Field("google/siglip-base-patch16-224", description="HF model id or local dir")
@@ -118,6 +123,7 @@ class Settings(BaseSettings):
     min_free_mb: float = Field(1024, ge=0, description="writes to data_dir stop, with an error, below this much free disk")
     qdrant: QdrantSettings = QdrantSettings()
     sampling: SamplingSettings = SamplingSettings()
+    scenes: ScenesSettings = ScenesSettings()
     semantic: SemanticSettings = SemanticSettings()
     speech: SpeechSettings = SpeechSettings()
     subtitles: SubtitleSettings = SubtitleSettings()

@@ -3,12 +3,13 @@
 A video is cut into segments of sample indexes so that long videos spread over workers and every
 task is about the same size. Each row is a sampled frame with its copy vector, thumbnail and (when a
 semantic model is on) the model-sized pixels. The first segment also carries the audio fingerprint,
-on its last row. A segment that cannot be decoded yields one row with `error` set and
+on its last row, and each segment's shot boundaries ride on its own last row. A segment that cannot be decoded yields one row with `error` set and
 `frame_index` -1, so the writer learns of it in the same stream.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import threading
@@ -26,6 +27,7 @@ from vidsearch.media.dedup import SceneFilter
 from vidsearch.media.files import local_copy
 from vidsearch.media.frames import iter_frames, sample_times
 from vidsearch.media.probe import MediaError, VideoMetadata
+from vidsearch.media.shots import Boundary, ShotDetector
 from vidsearch.media.thumbnails import encode_thumbnail
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,14 @@ class VideoPart:
     def with_audio(self) -> bool:
         return self.first == 0
 
+    def owns(self, boundary: Boundary, fps: float) -> bool:
+        """Whether a boundary falls in this part's samples: parts overlap by the second each
+        decodes before its first sample, and each boundary belongs to one of them."""
+        total = frame_count(self.metadata, fps)
+        return (self.first == 0 or boundary.second >= self.first / fps) and (
+            self.end >= total or boundary.second < self.end / fps
+        )
+
 
 def frame_count(meta: VideoMetadata, fps: float) -> int:
     return len(sample_times(meta.duration_s, fps))
@@ -73,6 +83,7 @@ def segment_batches(seg: VideoPart, settings: Settings, image_size: int | None, 
     sampling = settings.sampling
     # Scene filtering restarts per segment: at worst one extra semantic vector per segment.
     scenes = SceneFilter(sampling.dedup_max_distance) if sampling.scene_dedup else None
+    shots = ShotDetector(seg.metadata.fps or 25.0) if settings.scenes.enabled else None
     pending: list[dict] = []
     try:
         with local_copy(seg.path) as path:
@@ -87,6 +98,7 @@ def segment_batches(seg: VideoPart, settings: Settings, image_size: int | None, 
                 decoder=sampling.decoder,
                 first=seg.first,
                 end=seg.end,
+                shots=shots,
             )
             for frame in frames:
                 row = {
@@ -103,6 +115,12 @@ def segment_batches(seg: VideoPart, settings: Settings, image_size: int | None, 
                 if len(pending) > rows:
                     yield _batch(seg.video_id, pending[:-1], image_size)
                     pending = pending[-1:]
+            if shots is not None and pending:
+                total = frame_count(seg.metadata, sampling.fps)
+                found = shots.boundaries(opens=seg.first == 0, closes=seg.end >= total)
+                pending[-1]["cuts"] = json.dumps(
+                    [[round(b.second, 3), b.kind, round(b.score, 3)] for b in found if seg.owns(b, sampling.fps)]
+                )
             if audio is not None and pending:
                 fingerprint = audio.result()
                 pending[-1]["audio"] = fingerprint.status
@@ -130,6 +148,7 @@ def _batch(video_id: str, rows: list[dict], image_size: int | None) -> Batch:
         "audio": np.array([r.get("audio", "") for r in rows], dtype=object),
         "fingerprint": np.array([r.get("fingerprint", "") for r in rows], dtype=object),
         "error": np.array([r.get("error", "") for r in rows], dtype=object),
+        "cuts": np.array([r.get("cuts", "") for r in rows], dtype=object),
     }
     if image_size:
         blank = np.zeros((image_size, image_size, 3), np.uint8)

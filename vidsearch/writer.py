@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vidsearch.media.thumbnails import ThumbnailStore
+from vidsearch.scenes import parse_cuts, scenes_from
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class _Progress:
     written: int = 0
     audio: str | None = None
     fingerprint: str | None = None
+    cuts: list[tuple[float, str]] = field(default_factory=list)  # shot boundaries, as parts report them
 
 
 @dataclass
@@ -34,11 +36,15 @@ class WriteResult:
 
 
 class IndexWriter:
-    def __init__(self, store, thumbnails: ThumbnailStore, videos: dict[str, tuple[dict, int]], semantic_model: str | None):
-        """`videos` maps each video id to its frame payload and its expected frame count."""
+    def __init__(self, store, thumbnails: ThumbnailStore, videos: dict[str, tuple[dict, int]], semantic_model: str | None,
+                 fps: float = 1.0, scenes: bool = False):
+        """`videos` maps each video id to its frame payload and its expected frame count; with
+        `scenes`, each finished video gets the scenes its parts' boundaries make."""
         self.store = store
         self.thumbnails = thumbnails
         self.semantic_model = semantic_model
+        self.fps = fps
+        self.scenes = scenes
         self.result = WriteResult()
         self._progress = {vid: _Progress(payload, total) for vid, (payload, total) in videos.items()}
 
@@ -81,7 +87,14 @@ class IndexWriter:
             i = int(np.argmax(audio))
             progress.audio = str(rows["audio"][i])
             progress.fingerprint = str(rows["fingerprint"][i]) or None
+        for encoded in rows["cuts"][rows["cuts"] != ""]:
+            progress.cuts.extend(parse_cuts(str(encoded)))
         if progress.audio is not None and progress.written >= progress.total:
+            extra = {}
+            if self.scenes:
+                duration = progress.payload.get("duration_s") or progress.total / self.fps
+                scenes = scenes_from(progress.cuts, duration, self.fps, progress.total)
+                extra["scenes"] = [s.model_dump() for s in scenes]
             self.store.set_status(
                 vid,
                 "complete",
@@ -89,6 +102,7 @@ class IndexWriter:
                 audio=progress.audio,
                 fingerprint=progress.fingerprint,
                 semantic_model=self.semantic_model,
+                **extra,
             )
             self.result.complete[vid] = progress.total
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vidsearch.media.probe import MediaError, VideoMetadata
+from vidsearch.media.shots import ShotDetector, plane_signature, rgb_signature
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,13 @@ def iter_frames(
     decoder: str = "decord",
     first: int = 0,
     end: int | None = None,
+    shots: ShotDetector | None = None,
 ) -> Iterator[Frame]:
     """Yield the frames of samples first..end-1 at `fps`, upright, in order.
 
     decoder="decord" tries decord and continues with PyAV from the first frame decord could not
-    give; decoder="pyav" uses PyAV alone. Raises MediaError when the data stops short.
+    give; decoder="pyav" uses PyAV alone. Raises MediaError when the data stops short. `shots`,
+    when given, is fed every decoded frame from about a second before the first sample on.
     """
     all_times = sample_times(meta.duration_s, fps)
     end = len(all_times) if end is None else min(end, len(all_times))
@@ -72,14 +75,16 @@ def iter_frames(
         # decord applies the display rotation itself, so it is asked for the upright size.
         upright_size = scaled_size(meta.width, meta.height, max_side)
         try:
-            for frame in _decord_frames(path, times, upright_size, chunk, chunk_timeout_s):
+            for frame in _decord_frames(path, times, upright_size, chunk, chunk_timeout_s, shots):
                 last = Frame(first + frame.index, frame.second, frame.image)
                 yield last
                 done += 1
         except _DecordFailed as e:
             log.warning("decord failed on %s at %.1f s (%s); continuing with PyAV", path, times[min(done, len(times) - 1)], e)
     coded_size = scaled_size(meta.coded_width, meta.coded_height, max_side)
-    for frame in _pyav_frames(path, times, done, coded_size):
+    if shots is not None and done:
+        shots = None  # decord fed it until it failed; a second pass from there would repeat frames
+    for frame in _pyav_frames(path, times, done, coded_size, shots):
         last = _upright(Frame(first + frame.index, frame.second, frame.image), meta.rotation)
         yield last
         done += 1
@@ -109,7 +114,7 @@ class _DecordFailed(Exception):
 
 
 def _decord_frames(
-    path: str, times: np.ndarray, size: tuple[int, int], chunk: int, timeout_s: float
+    path: str, times: np.ndarray, size: tuple[int, int], chunk: int, timeout_s: float, shots: ShotDetector | None
 ) -> Iterator[Frame]:
     try:
         import decord
@@ -127,6 +132,9 @@ def _decord_frames(
         wanted = np.searchsorted(starts, times + 1e-4, side="right") - 1
         wanted = wanted[: np.searchsorted(times, starts[-1] + 1.0 / 2, side="right")]
         wanted = np.clip(wanted, 0, len(starts) - 1)
+        if shots is not None:
+            yield from _decord_every_frame(pool, timeout_s, reader, starts, wanted, times, shots)
+            return
         for lo in range(0, len(wanted), chunk):
             idx = wanted[lo : lo + chunk]
             batch = _call(pool, timeout_s, lambda i=idx: reader.get_batch(list(i)).asnumpy())
@@ -134,6 +142,22 @@ def _decord_frames(
                 yield Frame(lo + j, float(starts[idx[j]]), image)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _decord_every_frame(pool, timeout_s, reader, starts, wanted, times, shots: ShotDetector) -> Iterator[Frame]:
+    """Every frame from a second before the first sample to the last one, in pieces of 32 (decord
+    colour-converts every frame it decodes anyway; this copies them out too, for the detector)."""
+    lo = max(0, int(np.searchsorted(starts, times[0] - 1.0, side="left"))) if len(wanted) else 0
+    hi = int(wanted[-1]) + 1 if len(wanted) else 0
+    sample = 0
+    for piece in range(lo, hi, 32):
+        idx = list(range(piece, min(piece + 32, hi)))
+        batch = _call(pool, timeout_s, lambda i=idx: reader.get_batch(i).asnumpy())
+        for j, image in zip(idx, batch):
+            shots.add(float(starts[j]), rgb_signature(image))
+            while sample < len(wanted) and wanted[sample] == j:
+                yield Frame(sample, float(starts[j]), image)
+                sample += 1
 
 
 def _call(pool: cf.ThreadPoolExecutor, timeout_s: float, fn, *args, **kwargs):
@@ -146,8 +170,11 @@ def _call(pool: cf.ThreadPoolExecutor, timeout_s: float, fn, *args, **kwargs):
         raise _DecordFailed(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
 
 
-def _pyav_frames(path: str, times: np.ndarray, start: int, size: tuple[int, int]) -> Iterator[Frame]:
-    """Frames for times[start:], indexed within `times`; stops early if the data ends."""
+def _pyav_frames(
+    path: str, times: np.ndarray, start: int, size: tuple[int, int], shots: ShotDetector | None = None
+) -> Iterator[Frame]:
+    """Frames for times[start:], indexed within `times`; stops early if the data ends. `shots`
+    gets the signature of every frame decoded, read from its planes (no conversion)."""
     import av
 
     if start >= len(times):
@@ -168,6 +195,8 @@ def _pyav_frames(path: str, times: np.ndarray, start: int, size: tuple[int, int]
                 if decoded.pts is None:
                     continue
                 t = float(decoded.pts * stream.time_base) - base
+                if shots is not None and t >= times[start] - 1.0:
+                    shots.add(t, plane_signature(decoded))
                 # Emit the frame on screen at each sample time: the last one starting at or before.
                 while index < len(times) and t > times[index] + 1e-4:
                     # Right after a seek there may be no earlier frame: the nearest one stands in.

@@ -37,6 +37,7 @@ VIDEO_INDEXES = {"path": "keyword", "checksum": "keyword", "status": "keyword"}
 TEXT_INDEXES = {**FRAME_INDEXES, "kind": "keyword", "origin": "keyword", "text": "text"}
 HIT_FIELDS = ["video_id", "path", "second", "frame_index"]
 NO_FINGERPRINT = ["fingerprint"]  # the largest field of a record, read only by audio verification
+LISTED = ["fingerprint", "scenes"]  # a list of videos carries neither: a record is read for them
 COPY_PAGE = 16384  # frames per page of a copy-vector scan: ~4 MB of vectors
 
 
@@ -190,7 +191,7 @@ class VideoStore(ABC):
         if path:
             must.append(match("path", path))
         flt = models.Filter(must=must) if must else None
-        records = [VideoRecord(**p.payload) for p in self._scan("videos", flt, None, exclude=NO_FINGERPRINT)]
+        records = [VideoRecord(**p.payload) for p in self._scan("videos", flt, None, exclude=LISTED)]
         return sorted(records, key=lambda r: r.path)
 
     def complete_versions(self) -> dict[str, float | None]:

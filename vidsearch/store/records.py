@@ -22,6 +22,15 @@ class TextState(BaseModel):
     error: str | None = None
 
 
+class Scene(BaseModel):
+    """One shot of a video: from the boundary that opens it to the next one."""
+
+    start_s: float
+    end_s: float
+    frame: int  # the sample that shows it: its thumbnail, its representative vectors
+    opens_with: Literal["start", "cut", "gradual"]
+
+
 class VideoRecord(BaseModel):
     video_id: str
     path: str
@@ -37,6 +46,7 @@ class VideoRecord(BaseModel):
     copy_descriptor: str | None = None  # embedders.copy.VERSION the copy vectors were made with
     semantic_model: str | None = None  # None: only copy vectors were indexed
     texts: dict[str, TextState] = {}  # by origin: "speech", "file:<path>", "track:<stream index>"
+    scenes: list[Scene] | None = None  # None: indexed without shot detection
     updated_at: float | None = None
 
     def frame_payload(self) -> dict:
