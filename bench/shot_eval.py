@@ -4,7 +4,9 @@
 
 Each video is decoded once, as the index job decodes it (1 fps samples, every frame seen by the
 detector). A found boundary matches a true one of any kind within the tolerance, one to one,
-nearest first; a gradual transition's true time is its midpoint. Figures per kind: recall over the
+nearest first; a cut is found within the tolerance of its first frame, a gradual transition
+within the tolerance of its span (TRECVID's rule: its visible turn, e.g. the black of a fade
+through black, need not be at the span's midpoint). Figures per kind: recall over the
 true boundaries of that kind (cut, or gradual: dissolve, fade through black or white), precision
 over the found boundaries that matched one of that kind plus the unmatched ones the detector
 called that kind. `--fit` searches the thresholds that do not change what is computed per frame,
@@ -57,8 +59,9 @@ def score(videos: list[tuple[dict, ShotDetector]], params: ShotParams, tolerance
         found = detector.boundaries()
         truth = video["boundaries"]
         pairs = sorted(
-            (abs(f.second - t["time_s"]), fi, ti)
-            for fi, f in enumerate(found) for ti, t in enumerate(truth) if abs(f.second - t["time_s"]) <= tolerance
+            (gap, fi, ti)
+            for fi, f in enumerate(found) for ti, t in enumerate(truth)
+            if (gap := _gap(f.second, t)) <= tolerance
         )
         used_f, used_t = set(), {}
         for gap, fi, ti in pairs:
@@ -87,6 +90,11 @@ def score(videos: list[tuple[dict, ShotDetector]], params: ShotParams, tolerance
                      "median_error_s": round(errs[len(errs) // 2], 3) if errs else None}
     out["recall_by_transition"] = {k: f"{m}/{n}" for k, (m, n) in sorted(by_transition.items())}
     return out
+
+
+def _gap(second: float, truth: dict) -> float:
+    """How far a found boundary is from a true one: from a cut's frame, or from a span."""
+    return max(truth["start_s"] - second, second - truth["end_s"], 0.0)
 
 
 def fit(videos, tolerance: float) -> tuple[ShotParams, dict]:
