@@ -3,13 +3,13 @@
 A video is cut into segments of sample indexes so that long videos spread over workers and every
 task is about the same size. Each row is a sampled frame with its copy vector, thumbnail and (when a
 semantic model is on) the model-sized pixels. The first segment also carries the audio fingerprint,
-on its last row, and each segment's shot boundaries ride on its own last row. A segment that cannot be decoded yields one row with `error` set and
-`frame_index` -1, so the writer learns of it in the same stream.
+on its last row; each segment's shot boundaries ride on its own last row. A segment that cannot be
+decoded yields one row with `error` set and `frame_index` -1, so the writer learns of it in the
+same stream.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import threading
@@ -29,6 +29,7 @@ from vidsearch.media.frames import iter_frames, sample_times
 from vidsearch.media.probe import MediaError, VideoMetadata
 from vidsearch.media.shots import Boundary, ShotDetector
 from vidsearch.media.thumbnails import encode_thumbnail
+from vidsearch.scenes import encode_cuts
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +119,7 @@ def segment_batches(seg: VideoPart, settings: Settings, image_size: int | None, 
             if shots is not None and pending:
                 total = frame_count(seg.metadata, sampling.fps)
                 found = shots.boundaries(opens=seg.first == 0, closes=seg.end >= total)
-                pending[-1]["cuts"] = json.dumps(
-                    [[round(b.second, 3), b.kind, round(b.score, 3)] for b in found if seg.owns(b, sampling.fps)]
-                )
+                pending[-1]["cuts"] = encode_cuts([b for b in found if seg.owns(b, sampling.fps)])
             if audio is not None and pending:
                 fingerprint = audio.result()
                 pending[-1]["audio"] = fingerprint.status

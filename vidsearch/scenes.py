@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 
+from vidsearch.media.shots import Boundary
 from vidsearch.store.records import Scene
 
 
+def encode_cuts(boundaries: list[Boundary]) -> str:
+    """Boundaries as a decode part's last row carries them to the writer."""
+    return json.dumps([[round(b.second, 3), b.kind, round(b.score, 3)] for b in boundaries])
+
+
 def parse_cuts(encoded: str) -> list[tuple[float, str]]:
-    """The boundaries a decode part found, as the pipeline carries them (JSON [[s, kind, score]])."""
+    """(second, kind) of the boundaries `encode_cuts` carried; "" when a row carries none."""
     return [(float(second), str(kind)) for second, kind, _score in json.loads(encoded)] if encoded else []
 
 

@@ -120,3 +120,26 @@ def test_index_steps_without_ray(tmp_path, store):
     assert by_path[str(cut)].status == "failed" and "pipeline ended" in by_path[str(cut)].error
     assert store.count_frames(vc) == 0
     assert (summary.indexed, summary.frames, len(summary.failed)) == (1, 4, 2)
+
+
+def test_writer_makes_scenes_from_every_parts_boundaries(tmp_path, store):
+    from vidsearch.media.shots import Boundary
+    from vidsearch.scenes import encode_cuts
+
+    vid = ids.video_id("s")
+    plan = make_plan([seen(tmp_path / "s.mp4", "s")], store, None, 1.0)
+    store.put_video(plan.records[0])
+    payload = {**plan.records[0].frame_payload(), "duration_s": 4.0}
+    writer = IndexWriter(store, ThumbnailStore(tmp_path / "thumbs", fps=1.0), {vid: (payload, 4)}, None, 1.0, scenes=True)
+    later = rows(vid, [2, 3])
+    later["cuts"][-1] = encode_cuts([Boundary(3.2, "cut", 0.5)])
+    first = rows(vid, [0, 1], audio=True)
+    first["cuts"][-1] = encode_cuts([Boundary(1.5, "gradual", 0.4)])
+    writer.write(later)  # parts arrive in any order
+    assert store.get_video(vid).scenes is None
+    writer.write(first)
+    scenes = store.get_video(vid).scenes
+    assert [(s.start_s, s.end_s, s.opens_with) for s in scenes] == [
+        (0.0, 1.5, "start"), (1.5, 3.2, "gradual"), (3.2, 4.0, "cut")
+    ]
+    assert store.list_videos()[0].scenes is None  # a list of videos leaves them out

@@ -147,8 +147,9 @@ def _decord_frames(
 def _decord_every_frame(pool, timeout_s, reader, starts, wanted, times, shots: ShotDetector) -> Iterator[Frame]:
     """Every frame from a second before the first sample to the last one, in pieces of 32 (decord
     colour-converts every frame it decodes anyway; this copies them out too, for the detector)."""
-    lo = max(0, int(np.searchsorted(starts, times[0] - 1.0, side="left"))) if len(wanted) else 0
-    hi = int(wanted[-1]) + 1 if len(wanted) else 0
+    if not len(wanted):
+        return
+    lo, hi = int(np.searchsorted(starts, times[0] - 1.0, side="left")), int(wanted[-1]) + 1
     sample = 0
     for piece in range(lo, hi, 32):
         idx = list(range(piece, min(piece + 32, hi)))

@@ -27,11 +27,15 @@ import numpy as np
 GRID = (9, 16)  # rows, columns of the thumbnail a frame is reduced to
 BINS = 16  # luma histogram bins
 _CELLS = GRID[0] * GRID[1]
+# Pixel formats whose planes are read as they are: 8 bits a sample, luma first (nv12: chroma
+# interleaved in one plane, so luma alone). Any other format is converted first.
+_PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv411p", "yuv440p", "nv12"}
 
 
 @dataclass(frozen=True)
 class ShotParams:
-    """Thresholds of the detector (fitted on the shared corpus; see docs/benchmarks.md)."""
+    """Thresholds of the detector, set on generated videos (tests/unit/test_shots.py) and
+    measured on real ones (docs/benchmarks.md)."""
 
     cut_min: float = 0.10  # a cut's frame difference, at least (0..1)
     cut_ratio: float = 3.0  # ... and this many times its neighbours' mean difference
@@ -73,12 +77,10 @@ def rgb_signature(image: np.ndarray) -> np.ndarray:
 
 def plane_signature(frame) -> np.ndarray:
     """The signature of a PyAV VideoFrame read from its planes, without converting it."""
-    if frame.format.name.startswith(("yuv", "yuvj", "nv12")) and len(frame.planes) >= 1:
-        planes = [_plane(p) for p in frame.planes[:3]]
-        if frame.format.name.startswith("nv12") or len(planes) < 3:
-            return signature(planes[0])
-        return signature(*planes)
-    return rgb_signature(frame.to_ndarray(format="rgb24"))
+    if frame.format.name not in _PLANAR_8BIT:
+        return rgb_signature(frame.to_ndarray(format="rgb24"))
+    planes = [_plane(p) for p in frame.planes[:3]]
+    return signature(*planes) if len(planes) == 3 else signature(planes[0])
 
 
 def _plane(plane) -> np.ndarray:
