@@ -174,8 +174,9 @@ def test_a_killed_replica_gives_answers_or_a_clear_503_and_the_service_recovers(
 
 
 def test_the_store_owner_killed_mid_job_fails_the_job_clearly_and_loses_nothing(service):
-    """The embedded store's owner dies while an index job writes: the job fails with a reason, no
-    video is marked complete that is not, the owner comes back, and a re-run completes."""
+    """The embedded store's owner dies while an index job writes: the job fails with a reason (or,
+    with no call in flight, goes on whole), no video is marked complete that is not, the owner comes
+    back, and a re-run completes."""
     import ray
 
     from batch_jobs.cluster import NAMESPACE, owner_name
@@ -207,10 +208,15 @@ def test_the_store_owner_killed_mid_job_fails_the_job_clearly_and_loses_nothing(
                 break
             time.sleep(1)
         ended = job()
-        assert ended["state"] == "failed" and "store" in ended["error"], ended
+        # A job with no store call in flight when the owner dies goes on with the restarted owner
+        # (a fast machine can also finish between the poll and the kill): then it must be whole.
+        assert ended["state"] in ("failed", "done"), ended
+        if ended["state"] == "failed":
+            assert "store" in ended["error"], ended
         for video in client.get("/videos").json()["videos"]:
-            if video["status"] == "complete" and "/zz_owner/" in video["path"]:
-                assert video["frames"] == LONG_S
+            if "/zz_owner/" in video["path"]:
+                assert video["status"] != "complete" or video["frames"] == LONG_S, video
+                assert ended["state"] == "failed" or video["status"] == "complete", (ended, video)
 
         job_id = client.post("/index", json={"paths": [str(long)]}, headers=headers).json()["job"]["job_id"]
         deadline = time.monotonic() + 600

@@ -15,24 +15,30 @@ def video_named(service, name: str) -> dict:
 
 
 def test_each_spoken_phrase_comes_first_at_its_second(service):
-    """tiny.en mishears a synthesised voice now and then ("honest anchor" as "longest tanker"):
-    at least 7 phrases of 8 come first, and every one that does is placed within a second."""
+    """Every phrase tiny.en heard (its transcript holds the words in a row) comes first, quoted or
+    not, placed within a second, its words marked. tiny.en mishears a synthesised voice now and
+    then ("brave zebra" as "brave Z -rafter"), and how often differs between machines: that is the
+    model's, so it is bounded on its own (at least 5 phrases of 8 heard)."""
     spoken = service.spoken
     assert len(spoken) == 8
+    heard = []
+    for said in spoken:
+        video = video_named(service, said.video)
+        lines = service.client.get(f"/videos/{video['video_id']}/transcript", params={"source": "speech"}).json()
+        words = " ".join(seg["text"] for seg in lines["segments"]).lower()
+        if said.phrase.lower() in " ".join("".join(c for c in w if c.isalnum()) for w in words.split()):
+            heard.append(said)
+    assert len(heard) >= 5, [s.phrase for s in heard]
     for quoted in (False, True):
-        first = 0
-        for said in spoken:
+        for said in heard:
             q = f'"{said.phrase}"' if quoted else said.phrase
             results = service.client.get("/search", params={"q": q, "k": 5}).json()["results"]
-            top = results[0] if results else {"path": ""}
-            if not top["path"].endswith("/" + said.video):
-                continue
-            first += 1
+            assert results and results[0]["path"].endswith("/" + said.video), (q, results[:1])
+            top = results[0]
             assert "said" in top["matched"] and abs(top["timestamp_s"] - said.second) <= 1.0, (q, top)
             quote = top["quote"]
             marked = " ".join(quote["text"][a:b].lower() for a, b in quote["marks"])
-            assert quote["source"] == "speech" and said.phrase.split()[1] in marked, quote
-        assert first >= 7, (quoted, first)
+            assert quote["source"] == "speech" and set(said.phrase.split()) <= set(marked.split()), quote
 
 
 def test_subtitles_from_a_track_and_from_a_file_beside_the_video(service):
