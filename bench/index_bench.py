@@ -10,6 +10,8 @@
    default model's architecture; weights do not change its cost) embedding every frame.
 5. With --speech: the first decoder's run again with subtitles and speech read (the bundled tiny.en
    model); the runs above read subtitles only, so the decode-floor ratio is the frames' alone.
+6. --scenes on|off|both: shot detection in the index runs (both: each decoder with scenes off,
+   then on, side by side in one run).
 """
 
 from __future__ import annotations
@@ -79,10 +81,11 @@ def random_siglip_base(path: Path) -> Path:
     return path
 
 
-def run_index(target: Path, decoder: str, model: Path | None = None, speech: bool = False) -> dict:
+def run_index(target: Path, decoder: str, model: Path | None = None, speech: bool = False,
+              scenes: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="vidsearch-bench-") as data_dir:
         env = {**os.environ, "VIDSEARCH_SAMPLING__DECODER": decoder, "RAY_ADDRESS": "",
-               "VIDSEARCH_SPEECH__ENABLED": str(speech).lower()}
+               "VIDSEARCH_SPEECH__ENABLED": str(speech).lower(), "VIDSEARCH_SCENES__ENABLED": str(scenes).lower()}
         if model is not None:
             env["VIDSEARCH_SEMANTIC__MODEL"] = str(model)
         started = time.perf_counter()
@@ -94,6 +97,7 @@ def run_index(target: Path, decoder: str, model: Path | None = None, speech: boo
         out, _ = proc.communicate()
         wall = time.perf_counter() - started
         rss.stop()
+        scene_count = _count_scenes(Path(data_dir)) if scenes else 0
     summary = json.loads(out)
     return {
         "wall_s": wall,
@@ -102,7 +106,19 @@ def run_index(target: Path, decoder: str, model: Path | None = None, speech: boo
         "transcribed": summary["texts"]["speech"],
         "tree_rss_mb": rss.tree_peak / 2**20,
         "process_rss_mb": rss.process_peak / 2**20,
+        "scenes": scene_count,
     }
+
+
+def _count_scenes(data_dir: Path) -> int:
+    from vidsearch.config import load_settings
+    from vidsearch.store.open import open_store
+
+    store = open_store(load_settings(data_dir=data_dir))
+    try:
+        return sum(len(store.get_video(r.video_id).scenes or []) for r in store.list_videos())
+    finally:
+        store.close()
 
 
 def main() -> None:
@@ -113,6 +129,7 @@ def main() -> None:
     parser.add_argument("--long", type=Path, help="a ~10 min video for the memory ratio")
     parser.add_argument("--semantic-base", action="store_true", help="also embed with SigLIP-B on this machine")
     parser.add_argument("--speech", action="store_true", help="also index with speech transcribed (tiny.en)")
+    parser.add_argument("--scenes", choices=["off", "on", "both"], default="off", help="shot detection in the runs")
     args = parser.parse_args()
     files = sorted(p for p in args.videos.iterdir() if p.is_file() and not p.name.startswith("."))
     seconds = sum(
@@ -124,13 +141,18 @@ def main() -> None:
     floor = decode_floor(files)
     print(f"decode floor (ffmpeg -f null, per file): {floor:.1f} s")
     plain = {}
+    modes = {"off": [False], "on": [True], "both": [False, True]}[args.scenes]
     for decoder in args.decoder:
-        r = plain[decoder] = run_index(args.videos, decoder)
-        print(
-            f"vidsearch index [{decoder}]: {r['wall_s']:.1f} s = {r['wall_s'] / floor:.2f}x floor, "
-            f"{r['frames'] / r['wall_s']:.1f} frames/s, {seconds / r['wall_s']:.0f}x real time, "
-            f"peak RSS tree {r['tree_rss_mb']:.0f} MiB, largest process {r['process_rss_mb']:.0f} MiB"
-        )
+        for scenes in modes:
+            r = run_index(args.videos, decoder, scenes=scenes)
+            plain.setdefault(decoder, r)
+            versus = f", {r['wall_s'] / plain[decoder]['wall_s']:.2f}x scenes off" if scenes and len(modes) > 1 else ""
+            print(
+                f"vidsearch index [{decoder}, scenes {'on' if scenes else 'off'}]: {r['wall_s']:.1f} s = "
+                f"{r['wall_s'] / floor:.2f}x floor{versus}, {r['frames'] / r['wall_s']:.1f} frames/s, "
+                f"{seconds / r['wall_s']:.0f}x real time, peak RSS tree {r['tree_rss_mb']:.0f} MiB, "
+                f"largest process {r['process_rss_mb']:.0f} MiB" + (f", {r['scenes']} scenes" if scenes else "")
+            )
     if args.speech:
         decoder = args.decoder[0]
         r = run_index(args.videos, decoder, speech=True)
