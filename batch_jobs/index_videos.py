@@ -185,7 +185,7 @@ def make_writer(plan, store, thumbnails, settings: Settings, semantic_model: str
 
     fps = settings.sampling.fps
     videos = {r.video_id: (r.frame_payload(), frame_count(r.metadata, fps)) for r in plan.records}
-    return IndexWriter(store, thumbnails, videos, semantic_model, fps, settings.scenes.enabled)
+    return IndexWriter(store, thumbnails, videos, semantic_model, fps, settings.scenes.enabled, settings.copies.enabled)
 
 
 def _pipeline(plan, settings: Settings, model_dir, image_size):

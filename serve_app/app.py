@@ -9,7 +9,7 @@ import logging
 import mimetypes
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
@@ -25,8 +25,8 @@ from starlette.exceptions import HTTPException
 
 from serve_app.deployments import AudioVerifier, Embedder, Reranker, SemanticUnavailable
 from serve_app.schema import (
-    Capabilities, Deleted, Health, JobResponse, JobsResponse, JobView, MatchResponse, SearchResponse,
-    TranscriptResponse, VideosResponse, VideoView, errors,
+    Capabilities, CopyPair, Deleted, DuplicateGroup, DuplicatesResponse, GroupVideo, Health, JobResponse, JobsResponse, JobView, MatchResponse, SceneAnchor, ScenesResponse,
+    SceneSearchResponse, SceneView, SearchResponse, TranscriptResponse, VideosResponse, VideoView, errors,
 )
 from vidsearch.access import COOKIE, HEADER, Access
 from vidsearch.config import Settings, load_settings
@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"  # the page: static files, no build step
 
 MAX_SECONDS = 10**7  # a time in a video: about four months
-OPEN_ROUTES = ("/", "/health")  # the page (its files and the API's description are no routes of it)
+OPEN_ROUTES = ("/", "/health")
+COPIES_HELP = "hide: one result per footage, naming its other copies; show: each copy's own (default: copies.hide_in_search)"  # the page (its files and the API's description are no routes of it)
 
 
 class UserError(Exception):
@@ -156,6 +157,14 @@ def _root_cause(exc: BaseException) -> BaseException:
         seen = inner
 
 
+class SceneRequest(BaseModel):
+    video_id: str = Field(min_length=1, max_length=64)
+    scene: int | None = Field(None, ge=0, le=10**6, description="the scene's index (GET /videos/{id}/scenes)")
+    second: float | None = Field(None, ge=0, le=MAX_SECONDS, description="or a second: the scene that holds it")
+    k: int = Field(10, ge=1, le=100)
+    copies: Literal["hide", "show"] | None = Field(None, description=COPIES_HELP)
+
+
 class IndexRequest(BaseModel):
     paths: list[Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^/")]] = Field(
         min_length=1, max_length=100, description="absolute paths of files or folders"
@@ -224,12 +233,14 @@ class Api:
         q: Annotated[str, Query(min_length=1, max_length=1000, pattern=r"\S",
                                 description='what to look for; "quoted words" must be said in a row')],
         k: Annotated[int, Query(ge=1, le=100)] = 10,
-        group: Annotated[str | None, Query(pattern="^video$")] = None,
+        group: Annotated[str | None, Query(pattern="^(video|scene)$",
+                                           description="video: the best few moments per video; scene: one result per scene")] = None,
         source: Annotated[str | None, Query(pattern="^(visual|speech|subtitles)$", description="search one source only")] = None,
         w_visual: Annotated[float, Query(ge=0, le=10, description="weight of what the picture shows")] = 1.0,
         w_speech: Annotated[float, Query(ge=0, le=10, description="weight of what is said")] = 1.0,
         w_subtitles: Annotated[float, Query(ge=0, le=10, description="weight of what subtitles show")] = 1.0,
         fusion: Annotated[str, Query(pattern="^(rrf|weighted)$", description="rrf: by rank in each source; weighted: by score")] = "rrf",
+        copies: Annotated[str | None, Query(pattern="^(hide|show)$", description=COPIES_HELP)] = None,
         filters: Annotated[SearchFilters, Query()] = SearchFilters(),
     ):
         if not q.strip():
@@ -249,7 +260,7 @@ class Api:
                 notes.append(f"the picture was not searched: {caps['semantic_reason']}")
         weights = {"visual": w_visual, "said": w_speech, "subtitle": w_subtitles}
         results = await self.reranker.search_all.remote(
-            vector, q.strip(), k, filters.model_dump(), group == "video", sources, weights, fusion
+            vector, q.strip(), k, filters.model_dump(), group, sources, weights, fusion, self._hide(copies)
         )
         return SearchResponse(results=results, export_id=self._remember(results), notes=notes)
 
@@ -258,7 +269,8 @@ class Api:
         self,
         file: UploadFile = File(...),
         k: Annotated[int, Query(ge=1, le=100)] = 10,
-        group: Annotated[str | None, Query(pattern="^video$")] = None,
+        group: Annotated[str | None, Query(pattern="^(video|scene)$")] = None,
+        copies: Annotated[str | None, Query(pattern="^(hide|show)$", description=COPIES_HELP)] = None,
     ) -> SearchResponse:
         from PIL import Image, UnidentifiedImageError
 
@@ -268,8 +280,28 @@ class Api:
         except (UnidentifiedImageError, OSError):
             raise UserError(422, "the upload is not an image (PNG, JPEG, WebP...)") from None
         vector = self.embedder.embed_image.remote(image)
-        results = await self.reranker.search.remote(vector, k, {}, group == "video")
+        results = await self.reranker.search.remote(vector, k, {}, group, self._hide(copies))
         return SearchResponse(results=results, export_id=self._remember(results))
+
+    @api.post("/search/scene", responses=errors(400, 401, 404))
+    async def search_scene(self, body: SceneRequest) -> SceneSearchResponse:
+        """The scenes most like one scene of a video, across the library: on the semantic vectors
+        where the video has them, its copy vectors otherwise."""
+        from vidsearch.scenes import NoSuchScene, anchor_span
+
+        if (body.scene is None) == (body.second is None):
+            raise UserError(422, "give either scene (its index) or second (a time in the video), not both")
+        record = self._record(body.video_id)
+        try:
+            index, start, end = anchor_span(record, body.scene, body.second)
+        except NoSuchScene as e:
+            raise UserError(422, str(e)) from None
+        using = "semantic" if record.semantic_model else "copy"
+        results = await self.reranker.similar_scenes.remote(record.video_id, start, end, body.k, using,
+                                                            self._hide(body.copies))
+        anchor = SceneAnchor(video_id=record.video_id, path=record.path, index=index, start_s=start, end_s=end,
+                             searched=using)
+        return SceneSearchResponse(anchor=anchor, results=results, export_id=self._remember(results))
 
     @api.post("/match", responses=errors(400, 401, 413))
     async def match(self, file: UploadFile = File(...), k: Annotated[int, Query(ge=1, le=50)] = 5) -> MatchResponse:
@@ -323,6 +355,20 @@ class Api:
         return Response(body, media_type="application/x-subrip" if format == "srt" else "text/vtt",
                         headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})
 
+    @api.get("/videos/{video_id}/scenes", responses=errors(401, 404))
+    async def scenes(self, video_id: str) -> ScenesResponse:
+        """A video's scenes (shots) in time order, each with the frame that shows it."""
+        from vidsearch.scenes import scene_thumbnail
+
+        record = self._record(video_id)
+        fps = record.sampling_fps or self.settings.sampling.fps
+        views = [
+            SceneView(index=i, start_s=s.start_s, end_s=s.end_s, opens_with=s.opens_with,
+                      thumbnail_url=scene_thumbnail(video_id, s, fps))
+            for i, s in enumerate(record.scenes or [])
+        ]
+        return ScenesResponse(video_id=video_id, detected=record.scenes is not None, scenes=views)
+
     @api.get("/videos/{video_id}", responses=errors(401, 404))
     async def video(self, video_id: str) -> VideoView:
         return VideoView.of(self._record(video_id))
@@ -353,6 +399,29 @@ class Api:
             raise UserError(404, f"the file of video {video_id} is no longer at {record.path}")
         # FileResponse answers HTTP range requests, which players need to seek.
         return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "video/mp4")
+
+    @api.get("/duplicates", responses=errors(401))
+    async def duplicates(self) -> DuplicatesResponse:
+        """The videos that are the same footage (re-encodes, rescales, trims, one inside another),
+        in groups, with the aligned spans of each pair. Found as each video is indexed."""
+        from dataclasses import asdict
+
+        from vidsearch.duplicates import groups
+
+        records = self.store.list_videos("complete")
+        found = groups(records)
+        by_id = {r.video_id: r for r in records}
+        answer = [
+            DuplicateGroup(
+                videos=[GroupVideo(video_id=v, path=by_id[v].path,
+                                   duration_s=by_id[v].metadata.duration_s if by_id[v].metadata else None)
+                        for v in members],
+                pairs=[CopyPair(**asdict(p)) for p in pairs],
+            )
+            for members, pairs in zip(found.members, found.pairs)
+        ]
+        return DuplicatesResponse(groups=answer, videos=len(records),
+                                  unchecked=sum(r.copies is None for r in records))
 
     @api.get("/stats", responses=errors(401))
     async def stats(self) -> StoreStats:
@@ -395,6 +464,9 @@ class Api:
                 raise UserError(409, str(e.cause)) from None
             raise
         return JobResponse(job=self._job(job, []))
+
+    def _hide(self, copies: str | None) -> bool:
+        return self.settings.copies.hide_in_search if copies is None else copies == "hide"
 
     def _record(self, video_id: str):
         record = self.store.get_video(video_id)

@@ -86,17 +86,32 @@ class Reranker:
         # Loading starts now, so the first clip does not wait for the whole library's vectors.
         self.copy_index = LiveCopyIndex(self.store, self.settings.copy_snapshot_path,
                                         min_free_mb=self.settings.min_free_mb)
+        from vidsearch.duplicates import GroupCache
 
-    def search(self, vector: np.ndarray, k: int, filters: dict, group: bool) -> list[Moment]:
+        self.groups = GroupCache()
+
+    def _copies(self, hide: bool):
+        return self.groups.get(self.store) if hide else None
+
+    def search(self, vector: np.ndarray, k: int, filters: dict, group: str | None, hide_copies: bool = False,
+               ) -> list[Moment]:
         from vidsearch.search import moments
 
-        return moments(self.store, vector, k, SearchFilters(**filters), group)
+        return moments(self.store, vector, k, SearchFilters(**filters), group, copies=self._copies(hide_copies))
 
-    def search_all(self, vector: np.ndarray | None, q: str, k: int, filters: dict, group: bool,
-                   sources: tuple[str, ...], weights: dict[str, float], method: str) -> list[Moment]:
+    def search_all(self, vector: np.ndarray | None, q: str, k: int, filters: dict, group: str | None,
+                   sources: tuple[str, ...], weights: dict[str, float], method: str, hide_copies: bool = False,
+                   ) -> list[Moment]:
         from vidsearch.search import search_all
 
-        return search_all(self.store, vector, q, k, SearchFilters(**filters), group, sources, weights, method)
+        return search_all(self.store, vector, q, k, SearchFilters(**filters), group, sources, weights, method,
+                          copies=self._copies(hide_copies))
+
+    def similar_scenes(self, video_id: str, start_s: float, end_s: float, k: int, using: str,
+                       hide_copies: bool = False) -> list[Moment]:
+        from vidsearch.search import similar_scenes
+
+        return similar_scenes(self.store, video_id, start_s, end_s, k, using, copies=self._copies(hide_copies))
 
     def transcript(self, video_id: str, kind: str | None, q: str | None) -> list[TranscriptLine]:
         from vidsearch.text.query import transcript

@@ -60,6 +60,69 @@ class SearchResponse(BaseModel):
     notes: list[str] = []
 
 
+class SceneView(BaseModel):
+    index: int
+    start_s: float
+    end_s: float
+    opens_with: Literal["start", "cut", "gradual"] = Field(description="what begins it: the video's start, a cut, a fade or dissolve")
+    thumbnail_url: str = Field(description="the frame that shows it")
+
+
+class ScenesResponse(BaseModel):
+    video_id: str
+    detected: bool = Field(description="False: indexed without shot detection (scenes.enabled); re-index to find them")
+    scenes: list[SceneView]
+
+
+class SceneAnchor(BaseModel):
+    """The scene a "more like this" started from."""
+
+    video_id: str
+    path: str
+    index: int | None = Field(description="None: the video has no scenes, the seconds around the one given stand for one")
+    start_s: float
+    end_s: float
+    searched: Literal["semantic", "copy"] = Field(description="which vectors: the semantic model's, or the copy vectors without it")
+
+
+class SceneSearchResponse(BaseModel):
+    anchor: SceneAnchor
+    results: list[Moment]
+    export_id: str | None
+
+
+class CopyPair(BaseModel):
+    """Two videos of one footage: `a`'s [a_start_s, a_end_s) is `b`'s [b_start_s, b_end_s)."""
+
+    a: str
+    b: str
+    a_start_s: float
+    a_end_s: float
+    b_start_s: float
+    b_end_s: float
+    offset_s: float = Field(description="b's second = a's second + offset_s")
+    score: float = Field(description="how alike the aligned frames are (0-1)")
+    relation: Literal["same", "contains", "within"] = Field(
+        description="same: each holds the other; contains: a holds all of b; within: b holds all of a")
+
+
+class GroupVideo(BaseModel):
+    video_id: str
+    path: str
+    duration_s: float | None
+
+
+class DuplicateGroup(BaseModel):
+    videos: list[GroupVideo]
+    pairs: list[CopyPair]
+
+
+class DuplicatesResponse(BaseModel):
+    groups: list[DuplicateGroup] = Field(description="sets of videos that are the same footage, largest first")
+    videos: int = Field(description="complete videos in the library")
+    unchecked: int = Field(description="complete videos indexed before copies were looked for: re-index them to")
+
+
 class MatchResponse(BaseModel):
     matches: list[Match]
     export_id: str | None

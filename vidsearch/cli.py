@@ -301,6 +301,7 @@ def search(
     query: Annotated[str, typer.Argument(help='what to look for, in words; "quoted words" must be said in a row')],
     k: Annotated[int, typer.Option(help="how many moments")] = 10,
     group: Annotated[bool, typer.Option("--group", help="best moments per video")] = False,
+    per_scene: Annotated[bool, typer.Option("--scenes", help="one result per scene")] = False,
     said: Annotated[bool, typer.Option("--said", help="only what is said (speech)")] = False,
     subtitles: Annotated[bool, typer.Option("--subtitles", help="only what subtitles show")] = False,
     visual: Annotated[bool, typer.Option("--visual", help="only what the picture shows")] = False,
@@ -313,7 +314,11 @@ def search(
     if len(chosen) > 1:
         typer.echo("error: choose at most one of --said, --subtitles, --visual", err=True)
         raise typer.Exit(2)
+    if group and per_scene:
+        typer.echo("error: choose one of --group, --scenes", err=True)
+        raise typer.Exit(2)
     params = {"q": query, "k": k, "fusion": fusion} | ({"group": "video"} if group else {})
+    params |= {"group": "scene"} if per_scene else {}
     params |= {"source": chosen[0]} if chosen else {}
     body = _call("GET", url, "/search", params=params)
     if as_json:
@@ -323,7 +328,9 @@ def search(
         typer.echo(f"note: {note}", err=True)
     for r in body["results"]:
         why = "+".join(r.get("matched", []))
-        typer.echo(f"{r['score']:8.4f}  {_clock(r['timestamp_s']):>9}  {why:<14} {r['path']}")
+        span = r.get("scene")
+        scene = f"  (scene {_clock(span['start_s'])}-{_clock(span['end_s'])})" if span else ""
+        typer.echo(f"{r['score']:8.4f}  {_clock(r['timestamp_s']):>9}  {why:<14} {r['path']}{scene}")
         if r.get("quote"):
             typer.echo(f"{'':34}“{_marked(r['quote'])}”")
     typer.echo(f"{len(body['results'])} moments")
@@ -357,6 +364,63 @@ def transcript(
         return
     for row in body["segments"]:
         typer.echo(f"{_clock(row['start_s']):>9}  {row['source']:<12} {row['text']}")
+
+
+@app.command()
+def scenes(
+    video_id: Annotated[str, typer.Argument(help="the video's id (see `vidsearch videos`)")],
+    like: Annotated[Optional[int], typer.Option("--like", help="find the scenes most like this one (its index)")] = None,
+    k: Annotated[int, typer.Option(help="with --like: how many scenes")] = 10,
+    url: UrlOpt = "http://127.0.0.1:8000",
+    as_json: JsonOpt = False,
+) -> None:
+    """List a video's scenes (shots), or with --like N the library's scenes most like its scene N."""
+    if like is not None:
+        body = _call("POST", url, "/search/scene", json={"video_id": video_id, "scene": like, "k": k})
+        if as_json:
+            typer.echo(json.dumps(body))
+            return
+        a = body["anchor"]
+        typer.echo(f"like scene {a['index']} ({_clock(a['start_s'])}-{_clock(a['end_s'])}) of {a['path']}, "
+                   f"on the {a['searched']} vectors:")
+        for r in body["results"]:
+            span = r.get("scene")
+            where = f"scene {span['index']:3d} {_clock(span['start_s'])}-{_clock(span['end_s'])}" if span else \
+                f"at {_clock(r['timestamp_s'])}"
+            typer.echo(f"{r['score']:8.4f}  {where:<30} {r['path']}")
+        typer.echo(f"{len(body['results'])} scenes")
+        return
+    body = _call("GET", url, f"/videos/{video_id}/scenes")
+    if as_json:
+        typer.echo(json.dumps(body))
+        return
+    if not body["detected"]:
+        typer.echo("this video was indexed without shot detection (scenes.enabled): re-index it to find its scenes")
+        return
+    for s in body["scenes"]:
+        typer.echo(f"{s['index']:4d}  {_clock(s['start_s']):>9} - {_clock(s['end_s']):>9}  {s['opens_with']}")
+    typer.echo(f"{len(body['scenes'])} scenes")
+
+
+@app.command()
+def duplicates(url: UrlOpt = "http://127.0.0.1:8000", as_json: JsonOpt = False) -> None:
+    """List the videos that are the same footage (re-encodes, rescales, trims, one inside another)."""
+    body = _call("GET", url, "/duplicates")
+    if as_json:
+        typer.echo(json.dumps(body))
+        return
+    for number, group in enumerate(body["groups"], 1):
+        names = {v["video_id"]: v["path"] for v in group["videos"]}
+        typer.echo(f"footage {number}: {len(group['videos'])} copies")
+        for v in group["videos"]:
+            typer.echo(f"  {v['video_id']}  {v['path']}")
+        for p in group["pairs"]:
+            how = {"same": "is the same as", "contains": "contains", "within": "is within"}[p["relation"]]
+            typer.echo(f"    {Path(names[p['a']]).name} {_clock(p['a_start_s'])}-{_clock(p['a_end_s'])} {how} "
+                       f"{Path(names[p['b']]).name} {_clock(p['b_start_s'])}-{_clock(p['b_end_s'])}  score {p['score']:.3f}")
+    typer.echo(f"{len(body['groups'])} groups of copies among {body['videos']} videos")
+    if body["unchecked"]:
+        typer.echo(f"note: {body['unchecked']} videos were indexed before copies were looked for: re-index them to")
 
 
 @app.command()

@@ -32,7 +32,8 @@ class QdrantSettings(BaseModel):
 
 class SamplingSettings(BaseModel):
     fps: float = Field(1.0, gt=0, le=30, description="frames sampled per second of video")
-    decoder: Literal["decord", "pyav"] = Field("decord", description="first decoder; the other is the fallback")
+    decoder: Literal["auto", "decord", "pyav"] = Field(
+        "auto", description="first decoder; the other is the fallback. auto: PyAV while finding scenes, else decord")
     max_side: int = Field(384, ge=64, le=1024, description="decoded frames fit in this square")
     segment_s: float = Field(120.0, gt=0, description="videos are decoded in segments this long, in parallel")
     chunk_frames: int = Field(16, ge=1, le=256, description="frames decoded per call; bounds memory")
@@ -42,8 +43,12 @@ class SamplingSettings(BaseModel):
 
 
 class ScenesSettings(BaseModel):
-    # Off until the detector meets its precision and recall targets and its indexing cost is measured.
-    enabled: bool = Field(False, description="find shot boundaries while decoding, and keep each video's scenes")
+    enabled: bool = Field(True, description="find shot boundaries while decoding, and keep each video's scenes")
+
+
+class CopiesSettings(BaseModel):
+    enabled: bool = Field(True, description="look for each new video's copies (the same footage) among the indexed ones")
+    hide_in_search: bool = Field(True, description="one search result per footage, naming its other copies")
 
 
 class SemanticSettings(BaseModel):
@@ -124,6 +129,7 @@ class Settings(BaseSettings):
     qdrant: QdrantSettings = QdrantSettings()
     sampling: SamplingSettings = SamplingSettings()
     scenes: ScenesSettings = ScenesSettings()
+    copies: CopiesSettings = CopiesSettings()
     semantic: SemanticSettings = SemanticSettings()
     speech: SpeechSettings = SpeechSettings()
     subtitles: SubtitleSettings = SubtitleSettings()
@@ -202,3 +208,12 @@ def _describe(error: ValidationError, source: Path | str | None) -> str:
         loc = ".".join(str(p) for p in err["loc"])
         lines.append(f"  {loc}: {err['msg']}")
     return "\n".join(lines)
+
+
+def first_decoder(settings: Settings) -> Literal["decord", "pyav"]:
+    """The decoder tried first. Shot detection reads every decoded frame: PyAV gives them as the
+    decoder's own planes, decord converts each to RGB first, which cost 1.59x the decode floor
+    against PyAV's 1.13x on the index bench (docs/benchmarks.md)."""
+    if settings.sampling.decoder != "auto":
+        return settings.sampling.decoder
+    return "pyav" if settings.scenes.enabled else "decord"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vidsearch.config import Settings
+from vidsearch.config import Settings, first_decoder
 from vidsearch.embedders.copy import DIM as COPY_DIM
 from vidsearch.embedders.copy import copy_descriptor
 from vidsearch.embedders.semantic import prepare_image
@@ -96,7 +96,7 @@ def segment_batches(seg: VideoPart, settings: Settings, image_size: int | None, 
                 max_side=sampling.max_side,
                 chunk=sampling.chunk_frames,
                 chunk_timeout_s=sampling.chunk_timeout_s,
-                decoder=sampling.decoder,
+                decoder=first_decoder(settings),
                 first=seg.first,
                 end=seg.end,
                 shots=shots,

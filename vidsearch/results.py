@@ -23,6 +23,24 @@ class Quote(BaseModel):
     end_s: float
 
 
+class SceneSpan(BaseModel):
+    """The scene (shot) a result stands for, with `group=scene`."""
+
+    index: int = Field(description="its place among the video's scenes, from 0")
+    start_s: float
+    end_s: float
+    thumbnail_url: str = Field(description="the frame that shows the scene")
+    moments: int = Field(description="how many matching moments of the search fell in it")
+
+
+class CopyRef(BaseModel):
+    """The same moment in another copy of the footage (a re-encode, a trim...)."""
+
+    video_id: str
+    path: str
+    timestamp_s: float
+
+
 class Moment(BaseModel):
     """A second of a video that matches a search."""
 
@@ -34,6 +52,8 @@ class Moment(BaseModel):
     thumbnail_url: str | None = None
     quote: Quote | None = None
     scores: dict[str, float] | None = Field(None, description="each source's own score, when several were fused")
+    scene: SceneSpan | None = Field(None, description="with group=scene: the scene this best moment stands for")
+    copies: list[CopyRef] | None = Field(None, description="the same moment in other copies of the footage, folded into this result")
 
 
 class TranscriptLine(BaseModel):

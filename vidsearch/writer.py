@@ -37,14 +37,16 @@ class WriteResult:
 
 class IndexWriter:
     def __init__(self, store, thumbnails: ThumbnailStore, videos: dict[str, tuple[dict, int]], semantic_model: str | None,
-                 fps: float = 1.0, scenes: bool = False):
+                 fps: float = 1.0, scenes: bool = False, copies: bool = False):
         """`videos` maps each video id to its frame payload and its expected frame count; with
-        `scenes`, each finished video gets the scenes its parts' boundaries make."""
+        `scenes`, each finished video gets the scenes its parts' boundaries make; with `copies`,
+        the links to the indexed videos of the same footage (vidsearch.duplicates)."""
         self.store = store
         self.thumbnails = thumbnails
         self.semantic_model = semantic_model
         self.fps = fps
         self.scenes = scenes
+        self.copies = copies
         self.result = WriteResult()
         self._progress = {vid: _Progress(payload, total) for vid, (payload, total) in videos.items()}
 
@@ -95,6 +97,8 @@ class IndexWriter:
                 duration = progress.payload.get("duration_s") or progress.total / self.fps
                 scenes = scenes_from(progress.cuts, duration, self.fps, progress.total)
                 extra["scenes"] = [s.model_dump() for s in scenes]
+            if self.copies:
+                extra["copies"] = self._copies_of(vid)
             self.store.set_status(
                 vid,
                 "complete",
@@ -105,6 +109,18 @@ class IndexWriter:
                 **extra,
             )
             self.result.complete[vid] = progress.total
+
+    def _copies_of(self, vid: str) -> list[dict] | None:
+        from vidsearch.duplicates import find_copies
+        from vidsearch.store.errors import StoreError
+
+        try:
+            return [link.model_dump() for link in find_copies(self.store, vid, self.fps)]
+        except StoreError:
+            raise
+        except Exception:  # the video is complete without them; a re-index looks again
+            log.exception("looking for the copies of video %s failed", vid)
+            return None
 
     def fail(self, vid: str, reason: str) -> None:
         log.info("video %s failed: %s", vid, reason)

@@ -31,6 +31,21 @@ class Scene(BaseModel):
     opens_with: Literal["start", "cut", "gradual"]
 
 
+class CopyLink(BaseModel):
+    """Another video that is the same footage as this one, and where: this video's span
+    [start_s, end_s) is the other's [other_start_s, other_end_s) (vidsearch.duplicates)."""
+
+    video_id: str
+    start_s: float
+    end_s: float
+    other_start_s: float
+    other_end_s: float
+    offset_s: float  # the other's second = this one's + offset_s
+    score: float
+    covers: float  # of this video's frames, the share matched in the other
+    other_covers: float
+
+
 class VideoRecord(BaseModel):
     video_id: str
     path: str
@@ -47,6 +62,7 @@ class VideoRecord(BaseModel):
     semantic_model: str | None = None  # None: only copy vectors were indexed
     texts: dict[str, TextState] = {}  # by origin: "speech", "file:<path>", "track:<stream index>"
     scenes: list[Scene] | None = None  # None: indexed without shot detection
+    copies: list[CopyLink] | None = None  # older videos of the same footage; None: not looked for
     updated_at: float | None = None
 
     def frame_payload(self) -> dict:
