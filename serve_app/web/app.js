@@ -148,30 +148,52 @@ $("#search-form").addEventListener("submit", (event) => {
     showError("search", new ApiError(422, "“Longer than” is more than “Shorter than”: no video can match."));
     return;
   }
-  const grouped = data.get("group") === "video";
-  if (grouped) params.set("group", "video");
+  const group = String(data.get("group") || "");
+  if (group) params.set("group", group);
+  params.set("copies", data.get("copies") === "hide" ? "hide" : "show");
   run("search", `Searching for “${q}”…`, async (signal) => {
     const { results, notes } = await call(`/search?${params}`, { signal });
-    renderResults(results, grouped);
-    return [resultsText(results.length, `for “${q}”`), ...(notes || [])].join(" ");
+    renderResults(results, group === "video");
+    return [resultsText(results, `for “${q}”`), ...(notes || [])].join(" ");
   });
 });
 
 function searchImage(file) {
   if (refuseUpload("search", file, "image")) return;
   const form = $("#search-form");
-  const grouped = form.elements.group.checked;
-  const params = new URLSearchParams({ k: form.elements.k.value });
-  if (grouped) params.set("group", "video");
+  const group = form.elements.group.value;
+  const params = new URLSearchParams({ k: form.elements.k.value, copies: form.elements.copies.checked ? "hide" : "show" });
+  if (group) params.set("group", group);
   run("search", `Searching with the picture ${file.name}…`, async (signal) => {
     const { results } = await upload(`/search/image?${params}`, file, signal);
-    renderResults(results, grouped);
-    return resultsText(results.length, `like ${file.name}`);
+    renderResults(results, group === "video");
+    return resultsText(results, `like ${file.name}`);
   });
 }
 
-function resultsText(count, what) {
-  return count ? `${plural(count, "moment")} ${what}.` : `No moments found ${what}. Try other words or fewer filters.`;
+// Scenes like the one a result shows, across the library.
+function moreLikeThis(result) {
+  const name = basename(result.path);
+  const k = $("#search-form").elements.k.value;
+  run("search", `Looking for scenes like ${name} at ${fmtTime(result.timestamp_s)}…`, async (signal) => {
+    const copies = $("#search-form").elements.copies.checked ? "hide" : "show";
+    const body = { video_id: result.video_id, second: result.timestamp_s, k: Number(k), copies };
+    const { anchor, results } = await call("/search/scene", { method: "POST", json: body, signal });
+    renderResults(results, false);
+    $("#results").prepend(el("p", { class: "anchor muted" },
+      `Scenes like ${anchor.index === null ? "the moment" : `scene ${anchor.index + 1}`} of ${name} ` +
+      `(${fmtTime(anchor.start_s)}–${fmtTime(anchor.end_s)}), by ${anchor.searched === "semantic" ? "what it shows" : "how it looks"}:`));
+    $("#search-title").focus({ preventScroll: true });
+    return resultsText(results, `like ${name} at ${fmtTime(result.timestamp_s)}`);
+  });
+}
+
+function resultsText(results, what) {
+  if (!results.length) return `No moments found ${what}. Try other words or fewer filters.`;
+  const scenes = results.filter((r) => r.scene).length;
+  return scenes === results.length
+    ? `${plural(scenes, "scene")} with matching moments ${what}.`
+    : `${plural(results.length, "moment")} ${what}.`;
 }
 
 function renderResults(results, grouped) {
@@ -191,7 +213,13 @@ function renderResults(results, grouped) {
 }
 
 function resultList(results) {
-  return el("ol", { class: "grid" }, ...results.map((result) => el("li", {}, resultButton(result))));
+  return el("ol", { class: "grid" }, ...results.map((result) => el("li", {}, resultButton(result), moreButton(result))));
+}
+
+function moreButton(result) {
+  const name = basename(result.path);
+  return button("More like this scene", () => moreLikeThis(result),
+    { name: `More scenes like ${name} at ${fmtTime(result.timestamp_s)}`, kind: "more" });
 }
 
 function resultButton(result) {
@@ -207,7 +235,12 @@ function resultButton(result) {
     el("img", { src: result.thumbnail_url, alt: "", loading: "lazy", width: 192, height: 108 }),
     el("span", { class: "name" }, name),
     el("span", { class: "meta" }, el("span", { class: "time" }, when), el("span", { class: "score" }, `score ${score}`)),
+    result.scene ? el("span", { class: "scene-span small", "data-start": result.scene.start_s, "data-end": result.scene.end_s },
+      `scene ${fmtTime(result.scene.start_s)}–${fmtTime(result.scene.end_s)}` +
+      (result.scene.moments > 1 ? ` · ${plural(result.scene.moments, "moment")}` : "")) : null,
     el("span", { class: "badges" }, ...(result.matched || []).map(badge)),
+    result.copies ? el("span", { class: "copies small", title: result.copies.map((c) => `${c.path} at ${fmtTime(c.timestamp_s)}`).join("\n") },
+      `also in ${result.copies.map((c) => basename(c.path)).join(", ")}`) : null,
     ...(result.quote ? [el("q", { class: "quote" }, ...marked(result.quote.text, result.quote.marks))] : []),
   );
   node.addEventListener("click", () => watch(result.video_id, result.timestamp_s, name));
@@ -272,9 +305,59 @@ function watch(videoId, seconds, title) {
     player.src = streamUrl(videoId);
   }
   loadTranscript(videoId, token);
+  loadScenes(videoId, token);
   $("#watch-title").focus({ preventScroll: true });
   $("#watch").scrollIntoView({ block: "start", behavior: "smooth" });
 }
+
+// ----------------------------------------------------------------------------------------- scenes
+
+let scenes = [];
+
+// The video's scenes as marks along a strip under the player: each starts a scene, a click goes there.
+async function loadScenes(videoId, token) {
+  scenes = [];
+  $("#scene-strip").hidden = true;
+  let body = { scenes: [], detected: false };
+  try {
+    body = await call(`/videos/${encodeURIComponent(videoId)}/scenes`);
+  } catch {
+    // The player works without them.
+  }
+  if (token !== watching) return;
+  scenes = body.scenes;
+  $("#scene-strip").hidden = scenes.length < 2;
+  const total = scenes.length ? scenes[scenes.length - 1].end_s : 1;
+  $("#scene-marks").replaceChildren(...scenes.map((scene, i) => {
+    const label = `Scene ${i + 1} of ${scenes.length}, ${fmtTime(scene.start_s)}–${fmtTime(scene.end_s)}`;
+    const mark = el("button", {
+      type: "button", class: `scene-mark ${scene.opens_with}`, title: label, "aria-label": label,
+      "data-start": scene.start_s, style: `left:${(100 * scene.start_s) / total}%;width:${(100 * (scene.end_s - scene.start_s)) / total}%`,
+    });
+    mark.addEventListener("click", () => {
+      $("#player").currentTime = scene.start_s + 0.01;
+      play($("#player"));
+    });
+    return el("li", {}, mark);
+  }));
+  followScene();
+}
+
+function followScene() {
+  if (!scenes.length) return;
+  const t = $("#player").currentTime;
+  let at = 0;
+  scenes.forEach((scene, i) => { if (scene.start_s <= t + 0.05) at = i; });
+  $("#scene-marks").querySelectorAll(".scene-mark").forEach((mark, i) => {
+    if (i === at) mark.setAttribute("aria-current", "true");
+    else mark.removeAttribute("aria-current");
+  });
+  const scene = scenes[at];
+  $("#scene-label").textContent = `Scene ${at + 1} of ${scenes.length}: ${fmtTime(scene.start_s)}–${fmtTime(scene.end_s)}`;
+}
+
+$("#player").addEventListener("timeupdate", followScene);
+$("#player").addEventListener("seeked", followScene);
 
 // ------------------------------------------------------------------------------------- transcript
 
@@ -360,6 +443,7 @@ function closePlayer() {
   player.removeAttribute("src");
   delete player.dataset.videoId;
   player.load();
+  scenes = [];
   $("#watch").hidden = true;
 }
 
@@ -520,6 +604,25 @@ async function refreshLibrary(signal) {
     `${plural(stats.videos, "video")}: ${stats.complete} complete, ${stats.indexing} indexing, ` +
     `${stats.failed} failed · ${plural(stats.frames, "frame")} · ${stats.video_hours} h of video`;
   fillFilterLists(videos);
+  renderCopies(await call("/duplicates", { signal }));
+}
+
+const RELATION = { same: "is the same as", contains: "contains", within: "is within" };
+
+function renderCopies({ groups, unchecked }) {
+  $("#copies").hidden = !groups.length && !unchecked;
+  $("#copies-note").textContent = (groups.length
+    ? `${groups.length} ${groups.length === 1 ? "piece of footage is" : "pieces of footage are"} held by more than one video. `
+    : "No video is a copy of another. ") +
+    (unchecked ? `${plural(unchecked, "video")} indexed before copies were looked for: re-index them to check.` : "");
+  $("#copy-groups").replaceChildren(...groups.map((group) => {
+    const names = new Map(group.videos.map((v) => [v.video_id, basename(v.path)]));
+    return el("li", { class: "copy-group", "data-videos": group.videos.map((v) => v.video_id).join(" ") },
+      el("span", { class: "name" }, group.videos.map((v) => basename(v.path)).join(" · ")),
+      el("ul", { class: "small muted" }, ...group.pairs.map((p) => el("li", {},
+        `${names.get(p.a)} ${fmtTime(p.a_start_s)}–${fmtTime(p.a_end_s)} ${RELATION[p.relation]} ` +
+        `${names.get(p.b)} ${fmtTime(p.b_start_s)}–${fmtTime(p.b_end_s)} (score ${p.score.toFixed(2)})`))));
+  }));
 }
 
 function emptyRow() {

@@ -35,7 +35,7 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is missin
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def search(browser, query: str) -> list:
     box.clear()
     box.send_keys(query, Keys.ENTER)
     # The status reads "Searching…" until the answer is shown, then "N moments…" or "No moments…".
-    wait(browser).until(lambda d: "moment" in text_of(d, "search-status"))
+    wait(browser).until(lambda d: "moment" in text_of(d, "search-status"))  # "N scenes with matching moments…" too
     return browser.find_elements(By.CSS_SELECTOR, "#results .result")
 
 
@@ -216,13 +216,53 @@ def test_filters_and_grouping(service, browser):
     open_view(browser, service, "search")
     browser.find_element(By.CSS_SELECTOR, ".filters summary").click()
     browser.find_element(By.NAME, "codec").send_keys("vp9")
-    browser.find_element(By.NAME, "group").click()
+    Select(browser.find_element(By.NAME, "group")).select_by_value("video")
     results = search(browser, "the moon")
     assert results and {r.get_attribute("data-video-id") for r in results} <= vp9
     groups = browser.find_elements(By.CSS_SELECTOR, "#results .group")
     assert groups
     for group in groups:
         assert len({r.get_attribute("data-video-id") for r in group.find_elements(By.CSS_SELECTOR, ".result")}) == 1
+
+
+def test_scenes_are_the_results_more_like_one_is_a_click_and_the_player_marks_them(service, browser):
+    open_view(browser, service, "search")
+    results = search(browser, "a bunny in a meadow")  # one result per scene: the page's default
+    assert results and "scene" in text_of(browser, "search-status")
+    spans = browser.find_elements(By.CSS_SELECTOR, "#results .result .scene-span")
+    assert len(spans) == len(results)
+    for span in spans:
+        assert float(span.get_attribute("data-start")) < float(span.get_attribute("data-end"))
+    screenshot(browser, "scenes")
+
+    first = browser.find_element(By.CSS_SELECTOR, "#results li")
+    anchor = first.find_element(By.CSS_SELECTOR, ".result")
+    anchor = (anchor.get_attribute("data-video-id"), anchor.get_attribute("data-t"))  # the list is replaced
+    first.find_element(By.CSS_SELECTOR, "button.more").click()
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results .anchor"))
+    assert browser.find_element(By.CSS_SELECTOR, "#results .anchor").text.startswith("Scenes like")
+    assert "like " in text_of(browser, "search-status") and not text_of(browser, "search-error")
+    again = browser.find_elements(By.CSS_SELECTOR, "#results .result")
+    assert again and not any((r.get_attribute("data-video-id"), r.get_attribute("data-t")) == anchor for r in again)
+
+    # The watch view marks each scene along a strip; a mark plays its scene from its start.
+    video = next(v for v in service.client.get("/videos").json()["videos"] if v["path"].endswith("/bbb_opening_480p_30s.mp4"))
+    scenes = service.client.get(f"/videos/{video['video_id']}/scenes").json()["scenes"]
+    open_view(browser, service, "library")
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-video-id='{video['video_id']}'] button"))
+    browser.find_element(By.CSS_SELECTOR, f"tr[data-video-id='{video['video_id']}'] button").click()
+    playing_at(browser, video["video_id"])
+    marks = wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#scene-marks .scene-mark"))
+    assert len(marks) == len(scenes) and browser.find_element(By.ID, "scene-strip").is_displayed()
+    strip = browser.find_element(By.ID, "scene-marks")
+    drawn_at = (marks[2].rect["x"] - strip.rect["x"]) / strip.rect["width"]
+    assert abs(drawn_at - scenes[2]["start_s"] / scenes[-1]["end_s"]) < 0.02
+    marks[2].click()
+    player = browser.find_element(By.ID, "player")
+    wait(browser).until(lambda d: abs(current_time(d, player) - scenes[2]["start_s"]) < 1.5)
+    wait(browser).until(lambda d: text_of(d, "scene-label").startswith(f"Scene 3 of {len(scenes)}"))
+    assert marks[2].get_attribute("aria-current") == "true"
+    screenshot(browser, "scene-marks")
 
 
 def test_search_with_a_picture(service, browser, tmp_path):
