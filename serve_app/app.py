@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi import Body, Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
@@ -95,8 +95,18 @@ def _allowed_methods(path: str) -> str:
 
 @api.exception_handler(RequestValidationError)
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-    problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {_explain(e)}" for e in exc.errors()]
-    details = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+    errors = exc.errors()
+    if any(shape in e["loc"] for e in errors for shape in SCENE_SHAPES):
+        # Each shape of a scene request says what it missed, and each that the other's field is
+        # not its own: what is left is what the person got wrong, once.
+        errors = [e for e in errors if not (e["type"] in ("missing", "extra_forbidden") and e["loc"][-1] in ("scene", "second"))]
+        plain = [{**e, "loc": tuple(p for p in e["loc"] if p not in SCENE_SHAPES)} for e in errors]
+        errors = list({(e["loc"], e["msg"]): e for e in plain}.values())
+        if not errors:
+            message = "give either scene (its index) or second (a time in the video), not both"
+            return JSONResponse(status_code=422, content={"error": message})
+    problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {_explain(e)}" for e in errors]
+    details = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in errors]
     return JSONResponse(status_code=422, content={"error": "; ".join(problems), "details": details})
 
 
@@ -157,12 +167,24 @@ def _root_cause(exc: BaseException) -> BaseException:
         seen = inner
 
 
-class SceneRequest(BaseModel):
+class _SceneAnchor(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a scene and a second at once are no request
+
     video_id: str = Field(min_length=1, max_length=64)
-    scene: int | None = Field(None, ge=0, le=10**6, description="the scene's index (GET /videos/{id}/scenes)")
-    second: float | None = Field(None, ge=0, le=MAX_SECONDS, description="or a second: the scene that holds it")
     k: int = Field(10, ge=1, le=100)
     copies: Literal["hide", "show"] | None = Field(None, description=COPIES_HELP)
+
+
+class SceneByIndex(_SceneAnchor):
+    scene: int = Field(ge=0, le=10**6, description="the scene's index (GET /videos/{id}/scenes)")
+
+
+class SceneAtSecond(_SceneAnchor):
+    second: float = Field(ge=0, le=MAX_SECONDS, description="a time in the video: the scene that holds it")
+
+
+SceneRequest = Annotated[SceneByIndex | SceneAtSecond, Body(description="a scene by its index, or by a second in it")]
+SCENE_SHAPES = ("SceneByIndex", "SceneAtSecond")  # how validation errors name the union's members
 
 
 class IndexRequest(BaseModel):
@@ -289,11 +311,9 @@ class Api:
         where the video has them, its copy vectors otherwise."""
         from vidsearch.scenes import NoSuchScene, anchor_span
 
-        if (body.scene is None) == (body.second is None):
-            raise UserError(422, "give either scene (its index) or second (a time in the video), not both")
         record = self._record(body.video_id)
         try:
-            index, start, end = anchor_span(record, body.scene, body.second)
+            index, start, end = anchor_span(record, getattr(body, "scene", None), getattr(body, "second", None))
         except NoSuchScene as e:
             raise UserError(422, str(e)) from None
         using = "semantic" if record.semantic_model else "copy"

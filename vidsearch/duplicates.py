@@ -10,8 +10,8 @@ library's size; no pair of videos is ever aligned that no probe brought together
 Two videos are copies when the alignment matches most of the shorter one's frames, one to one;
 flat frames (black, a fade) are no evidence and count only where both videos are flat at the
 aligned place. A shared intro, a logo or black frames cover a small part of either video, so they
-do not make two videos copies. Each link is kept on
-the newer video's record (`VideoRecord.copies`); `groups` joins the links into groups of footage.
+do not make two videos copies. Each link is kept on the newer video's record
+(`VideoRecord.copies`); `groups` joins the links into groups of footage.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ def test_the_shared_pairs_are_the_only_copies(service):
     body = service.client.get("/duplicates").json()
     named = [sorted(v["path"].rsplit("/", 1)[1] for v in g["videos"]) for g in body["groups"]]
     assert sorted(named) == sorted([sorted(APOLLO), sorted(BBB)]), named
-    assert body["unchecked"] == 0 and body["videos"] == len(service.videos)
+    complete = [v for v in service.client.get("/videos").json()["videos"] if v["status"] == "complete"]
+    assert body["unchecked"] == 0 and body["videos"] == len(complete) >= len(service.videos)
     for group in body["groups"]:
         [pair] = group["pairs"]
         assert pair["relation"] == "same" and pair["score"] > 0.8

@@ -126,3 +126,18 @@ def test_scenes_cover_the_video_and_show_a_frame_inside():
     ]
     assert all(s.start_s <= s.frame <= s.end_s for s in scenes)
     assert [s.start_s for s in scenes_from([], 5.0, 1.0, 5)] == [0.0]
+
+
+def test_a_fade_through_black_that_dims_at_once_is_one_boundary():
+    """A picture that drops to dim in one frame, fades to black, holds, comes back dim and jumps
+    to the next shot reads as a cut into the fade and one out of it: they are one boundary, in
+    the black."""
+    rng = np.random.default_rng(4)
+    a, b = (rng.integers(60, 255, size=(72, 128), dtype=np.uint8) for _ in range(2))
+    levels = [1.0] * 25 + [0.35, 0.25, 0.15, 0.06, 0.0, 0.0, 0.0, 0.06, 0.15, 0.25, 0.35] + [1.0] * 25
+    detector = ShotDetector(fps=10.0)
+    for i, level in enumerate(levels):
+        picture = a if i < 30 else b
+        detector.add(i / 10, signature((picture * level).astype(np.uint8)))
+    found = detector.boundaries()
+    assert len(found) == 1 and 2.8 <= found[0].second <= 3.2, found

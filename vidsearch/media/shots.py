@@ -43,6 +43,7 @@ class ShotParams:
     gradual_ratio: float = 2.0  # ... and this many times the same a transition-width before and after
     half_width_s: float = 0.6  # frames this far either side of a frame are compared for transitions
     min_shot_s: float = 0.4  # boundaries closer than this are one
+    fade_max_s: float = 2.0  # two boundaries this close with black between are one fade through it
     dark: float = 0.08  # a frame whose mean luma and spread are under this is black
 
 
@@ -212,14 +213,17 @@ class ShotDetector:
 
     def _merge_over_black(self, found: list[Boundary], times, dark) -> list[Boundary]:
         """Boundaries with nothing but black (or each other) between them are one fade: keep one,
-        in the middle of the black; and boundaries closer than a shot's shortest are one."""
+        in the middle of the black; so are two with black somewhere between them, at most a
+        fade's length apart (a fade dims fast, then reaches black: a cut into it and one out of
+        it); and boundaries closer than a shot's shortest are one."""
         p = self.params
         merged: list[Boundary] = []
         for b in found:
             if merged:
                 a = merged[-1]
                 between = (times > a.second) & (times < b.second)
-                if b.second - a.second < p.min_shot_s or (between.any() and dark[between].all()):
+                faded = dark[between].any() and (dark[between].all() or b.second - a.second <= p.fade_max_s)
+                if b.second - a.second < p.min_shot_s or faded:
                     black = np.flatnonzero(between & dark)
                     if len(black):
                         middle = float((times[black[0]] + times[black[-1]]) / 2)
