@@ -604,8 +604,32 @@ async function refreshLibrary(signal) {
     `${plural(stats.videos, "video")}: ${stats.complete} complete, ${stats.indexing} indexing, ` +
     `${stats.failed} failed · ${plural(stats.frames, "frame")} · ${stats.video_hours} h of video`;
   fillFilterLists(videos);
-  renderCopies(await call("/duplicates", { signal }));
+  const copies = await call("/duplicates", { signal });
+  renderCopies(copies);
+  markCopies(copies.groups);
 }
+
+// Each footage's longest video stands for it; the rows of its other copies say so, and hide.
+function markCopies(groups) {
+  for (const group of groups) {
+    const [main, ...others] = [...group.videos].sort(
+      (a, b) => (b.duration_s || 0) - (a.duration_s || 0) || a.path.localeCompare(b.path));
+    for (const copy of others) {
+      const row = $(`#videos tr[data-video-id="${copy.video_id}"]`);
+      if (!row) continue;
+      row.classList.add("copy");
+      row.querySelector(".name").after(el("span", { class: "copy-of small muted" }, `copy of ${basename(main.path)}`));
+    }
+  }
+  showCopies();
+}
+
+function showCopies() {
+  const hide = $("#hide-copies").checked;
+  for (const row of document.querySelectorAll("#videos tr.copy")) row.hidden = hide;
+}
+
+$("#hide-copies").addEventListener("change", showCopies);
 
 const RELATION = { same: "is the same as", contains: "contains", within: "is within" };
 

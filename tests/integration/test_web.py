@@ -249,7 +249,8 @@ def test_scenes_are_the_results_more_like_one_is_a_click_and_the_player_marks_th
     video = next(v for v in service.client.get("/videos").json()["videos"] if v["path"].endswith("/bbb_opening_480p_30s.mp4"))
     scenes = service.client.get(f"/videos/{video['video_id']}/scenes").json()["scenes"]
     open_view(browser, service, "library")
-    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-video-id='{video['video_id']}'] button"))
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#videos tr.copy"))
+    browser.find_element(By.ID, "hide-copies").click()  # its row may be the copy of its 720p twin
     browser.find_element(By.CSS_SELECTOR, f"tr[data-video-id='{video['video_id']}'] button").click()
     playing_at(browser, video["video_id"])
     marks = wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#scene-marks .scene-mark"))
@@ -263,6 +264,19 @@ def test_scenes_are_the_results_more_like_one_is_a_click_and_the_player_marks_th
     wait(browser).until(lambda d: text_of(d, "scene-label").startswith(f"Scene 3 of {len(scenes)}"))
     assert marks[2].get_attribute("aria-current") == "true"
     screenshot(browser, "scene-marks")
+
+
+def test_the_library_groups_its_copies_and_lists_one_row_per_footage(service, browser):
+    open_view(browser, service, "library")
+    groups = wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#copy-groups .copy-group"))
+    named = sorted(g.find_element(By.CSS_SELECTOR, ".name").text for g in groups)
+    assert len(named) == 2 and "bbb_opening_480p_30s.mp4" in named[1] and "apollo" in named[0], named
+    copies = browser.find_elements(By.CSS_SELECTOR, "#videos tr.copy")
+    assert len(copies) == 2 and not any(row.is_displayed() for row in copies)
+    assert all("copy of" in row.get_attribute("textContent") for row in copies)
+    screenshot(browser, "library-copies")
+    browser.find_element(By.ID, "hide-copies").click()
+    assert all(row.is_displayed() for row in browser.find_elements(By.CSS_SELECTOR, "#videos tr.copy"))
 
 
 def test_search_with_a_picture(service, browser, tmp_path):
