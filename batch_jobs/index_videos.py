@@ -50,6 +50,7 @@ class IndexSummary:
     speech_model: str | None = None
     speech_missing: str | None = None
     texts: dict = field(default_factory=lambda: {"speech": 0, "subtitles": 0, "segments": 0, "failed": []})
+    copies_checked: int = 0  # complete videos of earlier runs whose copies were looked for
 
     def as_json(self) -> dict:
         out = dict(self.__dict__)
@@ -78,7 +79,7 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
         store.check_semantic_size(settings.semantic.dim, settings.semantic.model)
     thumbnails = ThumbnailStore(settings.thumbnails_dir, settings.sampling.fps, settings.min_free_mb)
     inspected = _inspect(candidates)
-    plan = make_plan(inspected, store, summary.semantic_model, settings.sampling.fps)
+    plan = make_plan(inspected, store, summary.semantic_model, settings.sampling.fps, settings.scenes.enabled)
     apply_plan(plan, store, thumbnails, summary)
     if plan.to_index:
         writer = make_writer(plan, store, thumbnails, settings, summary.semantic_model)
@@ -87,10 +88,24 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
         write_all(batches, writer, bar)
         summarise(plan, writer, summary)
     index_texts(store, settings, [i.video_id for i in inspected if i.video_id], summary)
+    if settings.copies.enabled:
+        summary.copies_checked = look_for_copies(store, settings.sampling.fps)
     if plan.to_index:
         store.optimize()  # index what was written, once, rather than after every batch
     summary.wall_s = time.perf_counter() - started
     return summary
+
+
+def look_for_copies(store, fps: float) -> int:
+    """Copies of the complete videos indexed before copies were looked for (the writer looks for
+    those of each video it completes): the work of one new video each, no decoding."""
+    from vidsearch.duplicates import find_copies
+
+    older = [r for r in store.list_videos("complete") if r.copies is None]
+    for record in older:
+        links = find_copies(store, record.video_id, record.sampling_fps or fps)
+        store.set_copies(record.video_id, [link.model_dump() for link in links])
+    return len(older)
 
 
 def _quiet_ray_data() -> None:

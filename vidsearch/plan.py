@@ -3,7 +3,8 @@
 Rules: unchanged content at the same path is skipped; the same content at a new path, when the old
 path is gone, is a move (the index is kept, the path updated); a path whose content changed loses
 its old video; anything not completely indexed (or indexed before the semantic model was available)
-is indexed again, as is one whose copy vectors an older descriptor version made.
+is indexed again, as is one whose copy vectors an older descriptor version made, and, while scenes
+are on, one indexed without them.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def path_exists(path: str) -> bool:
     return fs.exists(base)
 
 
-def make_plan(inspected: list[Inspected], store, semantic_model: str | None, fps: float) -> Plan:
+def make_plan(inspected: list[Inspected], store, semantic_model: str | None, fps: float, scenes: bool = False) -> Plan:
     plan = Plan()
     claimed: dict[str, str] = {}  # video_id -> path that holds it in this run
     for item in inspected:
@@ -66,7 +67,7 @@ def make_plan(inspected: list[Inspected], store, semantic_model: str | None, fps
             continue
         claimed[vid] = item.path
         existing = store.get_video(vid)
-        if existing and _is_done(existing, semantic_model, fps):
+        if existing and _is_done(existing, semantic_model, fps, scenes):
             if existing.path == item.path:
                 plan.skipped.append((item.path, "unchanged"))
             elif not path_exists(existing.path):
@@ -91,13 +92,15 @@ def make_plan(inspected: list[Inspected], store, semantic_model: str | None, fps
     return plan
 
 
-def _is_done(record: VideoRecord, semantic_model: str | None, fps: float) -> bool:
+def _is_done(record: VideoRecord, semantic_model: str | None, fps: float, scenes: bool = False) -> bool:
     # A video indexed while the model was missing gets its semantic vectors once the model is here;
     # one whose copy vectors an older descriptor made gets them made again; one sampled at another
-    # rate is sampled again, so that clips (read at the current rate) and sources align.
+    # rate is sampled again, so that clips (read at the current rate) and sources align; one
+    # indexed without shot detection is decoded again for its scenes once they are on.
     return (
         record.status == "complete"
         and record.copy_descriptor == COPY_VERSION
         and (record.sampling_fps or 1.0) == fps
         and (semantic_model is None or record.semantic_model == semantic_model)
+        and (not scenes or record.scenes is not None)
     )

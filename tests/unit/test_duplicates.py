@@ -96,3 +96,15 @@ def test_flat_frames_count_only_where_both_videos_are_flat(store):
     [link] = [l for l in find_copies(store, copy, 1.0) if l.video_id == original]
     assert link.covers > 0.9 and link.other_covers > 0.9
     assert find_copies(store, intro_then_black, 1.0) == []
+
+
+def test_videos_indexed_before_copies_were_looked_for_get_them_without_a_new_version(store):
+    from batch_jobs.index_videos import look_for_copies
+
+    a = add(store, "old_a", FOOTAGE)
+    b = add(store, "old_b", noisy(FOOTAGE))
+    versions = store.complete_versions()
+    assert look_for_copies(store, 1.0) == 2 and look_for_copies(store, 1.0) == 0
+    assert [link.video_id for link in store.get_video(b).copies] == [a]
+    assert groups(store.list_videos()).members == [sorted([a, b])]
+    assert store.complete_versions() == versions  # the copy index has nothing to load again

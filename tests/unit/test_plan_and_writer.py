@@ -143,3 +143,15 @@ def test_writer_makes_scenes_from_every_parts_boundaries(tmp_path, store):
         (0.0, 1.5, "start"), (1.5, 3.2, "gradual"), (3.2, 4.0, "cut")
     ]
     assert store.list_videos()[0].scenes is None  # a list of videos leaves them out
+
+
+def test_with_scenes_on_a_video_indexed_without_them_is_indexed_again(store, tmp_path):
+    a = tmp_path / "a.mp4"
+    a.write_bytes(b"x")
+    first = make_plan([seen(a, "s1")], store, None, 1.0, scenes=True)
+    [record] = first.records
+    store.put_video(record.model_copy(update={"status": "complete"}))
+    assert [t.path for t in make_plan([seen(a, "s1")], store, None, 1.0, scenes=True).to_index] == [str(a)]
+    assert make_plan([seen(a, "s1")], store, None, 1.0, scenes=False).to_index == []
+    store.set_status(record.video_id, "complete", scenes=[])
+    assert make_plan([seen(a, "s1")], store, None, 1.0, scenes=True).to_index == []

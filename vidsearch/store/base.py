@@ -208,6 +208,11 @@ class VideoStore(ABC):
         states = {k: v.model_dump(mode="json") if hasattr(v, "model_dump") else v for k, v in texts.items()}
         self._set_payload("videos", {"texts": states}, point_ids=[video_id])
 
+    def set_copies(self, video_id: str, copies: list[dict]) -> None:
+        """Record a video's links to its copies (records.CopyLink), its version left as it is:
+        nothing about its frames changed."""
+        self._set_payload("videos", {"copies": copies}, point_ids=[video_id])
+
     def move_video(self, video_id: str, path: str) -> None:
         """Record a new path for a video whose file moved; its frames follow."""
         self._set_payload("videos", {"path": path}, point_ids=[video_id])
