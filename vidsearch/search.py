@@ -165,7 +165,7 @@ def similar_scenes(store, video_id: str, start_s: float, end_s: float, k: int, u
         return []
     inside = (seconds >= start_s) & (seconds < end_s)
     if not inside.any():  # a span shorter than a sample: its nearest one
-        inside = np.abs(seconds - (start_s + end_s) / 2) == np.abs(seconds - (start_s + end_s) / 2).min()
+        inside = np.arange(len(seconds)) == np.argmin(np.abs(seconds - (start_s + end_s) / 2))
     query = vectors[inside].mean(axis=0)
     query /= np.linalg.norm(query) or 1.0
     flt = (filters or SearchFilters()).to_qdrant()
@@ -177,6 +177,7 @@ def similar_scenes(store, video_id: str, start_s: float, end_s: float, k: int, u
 
 
 def _copy_of_span(copies, video_id: str, start_s: float, end_s: float, hit: FrameHit) -> bool:
+    """Whether `hit` shows the span of `video_id` in another copy of its footage."""
     number = copies.group_of(video_id)
     if number is None or copies.group_of(hit.video_id) != number:
         return False
