@@ -314,8 +314,8 @@ class Api:
         record = self._record(body.video_id)
         try:
             index, start, end = anchor_span(record, getattr(body, "scene", None), getattr(body, "second", None))
-        except NoSuchScene as e:
-            raise UserError(422, str(e)) from None
+        except NoSuchScene as e:  # the video has no such scene: a resource that is not there
+            raise UserError(404, str(e)) from None
         using = "semantic" if record.semantic_model else "copy"
         results = await self.reranker.similar_scenes.remote(record.video_id, start, end, body.k, using,
                                                             self._hide(body.copies))

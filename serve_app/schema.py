@@ -22,7 +22,7 @@ _WHY = {
     400: "the body is not JSON, or not form data",
     401: "the route needs the service's API key (X-API-Key, or the page's cookie)",
     403: "the path may not be indexed from here (serve.index_roots)",
-    404: "no such video, thumbnail, file, job or result set",
+    404: "no such video, scene, thumbnail, file, job or result set",
     409: "a running job already covers the path, or the job is not running",
     413: "the upload is larger than serve.max_upload_mb",
     422: "the request is invalid: the error says which part",

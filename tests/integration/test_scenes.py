@@ -102,8 +102,8 @@ def test_more_like_this_scene_finds_it_in_the_copy_unless_copies_are_hidden(serv
     ({"scene": 0}, 422, "video_id"),
     ({"video_id": "{bbb}", "scene": 0, "second": 1}, 422, "either"),
     ({"video_id": "{bbb}"}, 422, "either"),
-    ({"video_id": "{bbb}", "scene": 999}, 422, "not 999"),
-    ({"video_id": "{bbb}", "second": 999}, 422, "outside"),
+    ({"video_id": "{bbb}", "scene": 999}, 404, "not 999"),
+    ({"video_id": "{bbb}", "second": 999}, 404, "outside"),
 ])
 def test_a_scene_search_that_cannot_be_done_says_why(service, body, status, words):
     if body.get("video_id") == "{bbb}":
