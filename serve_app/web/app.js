@@ -154,7 +154,10 @@ $("#search-form").addEventListener("submit", (event) => {
   run("search", `Searching for “${q}”…`, async (signal) => {
     const { results, notes } = await call(`/search?${params}`, { signal });
     renderResults(results, group === "video");
-    return [resultsText(results, `for “${q}”`), ...(notes || [])].join(" ");
+    // The banner above says already why the picture is off: the status says only that it was.
+    const said = (notes || []).map((note) => !$("#capabilities").hidden && note.startsWith("the picture was not searched")
+      ? "The picture was not searched (see above)." : note);
+    return [resultsText(results, `for “${q}”`), ...said].join(" ");
   });
 });
 
