@@ -89,23 +89,13 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
         summarise(plan, writer, summary)
     index_texts(store, settings, [i.video_id for i in inspected if i.video_id], summary)
     if settings.copies.enabled:
+        from vidsearch.duplicates import look_for_copies
+
         summary.copies_checked = look_for_copies(store, settings.sampling.fps)
     if plan.to_index:
         store.optimize()  # index what was written, once, rather than after every batch
     summary.wall_s = time.perf_counter() - started
     return summary
-
-
-def look_for_copies(store, fps: float) -> int:
-    """Copies of the complete videos indexed before copies were looked for (the writer looks for
-    those of each video it completes): the work of one new video each, no decoding."""
-    from vidsearch.duplicates import find_copies
-
-    older = [r for r in store.list_videos("complete") if r.copies is None]
-    for record in older:
-        links = find_copies(store, record.video_id, record.sampling_fps or fps)
-        store.set_copies(record.video_id, [link.model_dump() for link in links])
-    return len(older)
 
 
 def _quiet_ray_data() -> None:

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException
 
 from serve_app.deployments import AudioVerifier, Embedder, Reranker, SemanticUnavailable
 from serve_app.schema import (
-    Capabilities, CopyPair, Deleted, DuplicateGroup, DuplicatesResponse, GroupVideo, Health, JobResponse, JobsResponse, JobView, MatchResponse, SceneAnchor, ScenesResponse,
+    Capabilities, Deleted, DuplicateGroup, DuplicatesResponse, GroupVideo, Health, JobResponse, JobsResponse, JobView, MatchResponse, SceneAnchor, ScenesResponse,
     SceneSearchResponse, SceneView, SearchResponse, TranscriptResponse, VideosResponse, VideoView, errors,
 )
 from vidsearch.access import COOKIE, HEADER, Access
@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"  # the page: static files, no build step
 
 MAX_SECONDS = 10**7  # a time in a video: about four months
-OPEN_ROUTES = ("/", "/health")
-COPIES_HELP = "hide: one result per footage, naming its other copies; show: each copy's own (default: copies.hide_in_search)"  # the page (its files and the API's description are no routes of it)
+OPEN_ROUTES = ("/", "/health")  # the page (its files and the API's description are no routes of it)
+COPIES_HELP = "hide: one result per footage, naming its other copies; show: each copy's own (default: copies.hide_in_search)"
 
 
 class UserError(Exception):
@@ -95,18 +95,18 @@ def _allowed_methods(path: str) -> str:
 
 @api.exception_handler(RequestValidationError)
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = exc.errors()
-    if any(shape in e["loc"] for e in errors for shape in SCENE_SHAPES):
+    wrong = exc.errors()
+    if any(shape in e["loc"] for e in wrong for shape in SCENE_SHAPES):
         # Each shape of a scene request says what it missed, and each that the other's field is
         # not its own: what is left is what the person got wrong, once.
-        errors = [e for e in errors if not (e["type"] in ("missing", "extra_forbidden") and e["loc"][-1] in ("scene", "second"))]
-        plain = [{**e, "loc": tuple(p for p in e["loc"] if p not in SCENE_SHAPES)} for e in errors]
-        errors = list({(e["loc"], e["msg"]): e for e in plain}.values())
-        if not errors:
+        wrong = [e for e in wrong if not (e["type"] in ("missing", "extra_forbidden") and e["loc"][-1] in ("scene", "second"))]
+        plain = [{**e, "loc": tuple(p for p in e["loc"] if p not in SCENE_SHAPES)} for e in wrong]
+        wrong = list({(e["loc"], e["msg"]): e for e in plain}.values())
+        if not wrong:
             message = "give either scene (its index) or second (a time in the video), not both"
             return JSONResponse(status_code=422, content={"error": message})
-    problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {_explain(e)}" for e in errors]
-    details = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in errors]
+    problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {_explain(e)}" for e in wrong]
+    details = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in wrong]
     return JSONResponse(status_code=422, content={"error": "; ".join(problems), "details": details})
 
 
@@ -167,7 +167,7 @@ def _root_cause(exc: BaseException) -> BaseException:
         seen = inner
 
 
-class _SceneAnchor(BaseModel):
+class _SceneRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a scene and a second at once are no request
 
     video_id: str = Field(min_length=1, max_length=64)
@@ -175,11 +175,11 @@ class _SceneAnchor(BaseModel):
     copies: Literal["hide", "show"] | None = Field(None, description=COPIES_HELP)
 
 
-class SceneByIndex(_SceneAnchor):
+class SceneByIndex(_SceneRequest):
     scene: int = Field(ge=0, le=10**6, description="the scene's index (GET /videos/{id}/scenes)")
 
 
-class SceneAtSecond(_SceneAnchor):
+class SceneAtSecond(_SceneRequest):
     second: float = Field(ge=0, le=MAX_SECONDS, description="a time in the video: the scene that holds it")
 
 
@@ -424,8 +424,6 @@ class Api:
     async def duplicates(self) -> DuplicatesResponse:
         """The videos that are the same footage (re-encodes, rescales, trims, one inside another),
         in groups, with the aligned spans of each pair. Found as each video is indexed."""
-        from dataclasses import asdict
-
         from vidsearch.duplicates import groups
 
         records = self.store.list_videos("complete")
@@ -436,7 +434,7 @@ class Api:
                 videos=[GroupVideo(video_id=v, path=by_id[v].path,
                                    duration_s=by_id[v].metadata.duration_s if by_id[v].metadata else None)
                         for v in members],
-                pairs=[CopyPair(**asdict(p)) for p in pairs],
+                pairs=pairs,
             )
             for members, pairs in zip(found.members, found.pairs)
         ]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from vidsearch.index_jobs import IndexJob
-from vidsearch.results import JobProgress, Match, Moment, TranscriptLine
+from vidsearch.results import CopyPair, JobProgress, Match, Moment, TranscriptLine
 from vidsearch.store.records import TextState, VideoRecord
 
 
@@ -89,21 +89,6 @@ class SceneSearchResponse(BaseModel):
     anchor: SceneAnchor
     results: list[Moment]
     export_id: str | None
-
-
-class CopyPair(BaseModel):
-    """Two videos of one footage: `a`'s [a_start_s, a_end_s) is `b`'s [b_start_s, b_end_s)."""
-
-    a: str
-    b: str
-    a_start_s: float
-    a_end_s: float
-    b_start_s: float
-    b_end_s: float
-    offset_s: float = Field(description="b's second = a's second + offset_s")
-    score: float = Field(description="how alike the aligned frames are (0-1)")
-    relation: Literal["same", "contains", "within"] = Field(
-        description="same: each holds the other; contains: a holds all of b; within: b holds all of a")
 
 
 class GroupVideo(BaseModel):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vidsearch.results import CopyRef, Moment
+from vidsearch.results import CopyPair, CopyRef, Moment
 from vidsearch.store.records import CopyLink, VideoRecord
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def find_copies(store, video_id: str, fps: float) -> list[CopyLink]:
         default_null_vectors,
         informative_frames,
     )
+    from vidsearch.matching import spread
 
     seconds, vectors = store.frame_vectors(video_id, "copy")
     if len(seconds) < MIN_FRAMES:
@@ -55,7 +56,7 @@ def find_copies(store, video_id: str, fps: float) -> list[CopyLink]:
     if informative.sum() < MIN_FRAMES:
         return []
     votes: Counter[str] = Counter()
-    for probe in _spread(vectors[informative], PROBES):
+    for probe in spread(vectors[informative], PROBES):  # evenly over the video, as a clip's probes
         hits, _ = store.search(probe, "copy", PER_PROBE, with_vectors=False)
         votes.update({h.video_id for h in hits if h.video_id != video_id})
     links = []
@@ -75,6 +76,16 @@ def find_copies(store, video_id: str, fps: float) -> list[CopyLink]:
         if link is not None:
             links.append(link)
     return sorted(links, key=lambda link: -link.score)
+
+
+def look_for_copies(store, fps: float) -> int:
+    """Copies of the complete videos indexed before copies were looked for (the writer looks for
+    those of each video it completes): the work of one new video each, no decoding."""
+    older = [r for r in store.list_videos("complete") if r.copies is None]
+    for record in older:
+        links = find_copies(store, record.video_id, record.sampling_fps or fps)
+        store.set_copies(record.video_id, [link.model_dump() for link in links])
+    return len(older)
 
 
 def _link(other_id: str, segments: list, mine: tuple, theirs: tuple) -> CopyLink | None:
@@ -150,59 +161,29 @@ def _covered(seconds: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarra
     return inside
 
 
-def _spread(vectors: np.ndarray, most: int) -> np.ndarray:
-    if len(vectors) <= most:
-        return vectors
-    return vectors[np.linspace(0, len(vectors) - 1, most).round().astype(int)]
-
-
-@dataclass
-class Pair:
-    """Two videos that are the same footage, and where: `a`'s span [a_start_s, a_end_s) is
-    `b`'s [b_start_s, b_end_s)."""
-
-    a: str
-    b: str
-    a_start_s: float
-    a_end_s: float
-    b_start_s: float
-    b_end_s: float
-    offset_s: float  # b's second = a's second + offset_s
-    score: float
-    relation: str  # "same": each covers the other; "contains": a holds all of b; "within": b holds a
-
-    def maps(self, video_id: str, second: float) -> tuple[str, float] | None:
-        """The other video of the pair and its second for `second` of `video_id`, if inside the span."""
-        if video_id == self.a and self.a_start_s - 1 <= second <= self.a_end_s + 1:
-            return self.b, second + self.offset_s
-        if video_id == self.b and self.b_start_s - 1 <= second <= self.b_end_s + 1:
-            return self.a, second - self.offset_s
-        return None
-
-
 @dataclass
 class Groups:
     """The library's footage groups: each a set of videos joined by their pairs."""
 
     of: dict[str, int] = field(default_factory=dict)  # video id -> group number
     members: list[list[str]] = field(default_factory=list)
-    pairs: list[list[Pair]] = field(default_factory=list)
+    pairs: list[list[CopyPair]] = field(default_factory=list)
 
     def group_of(self, video_id: str) -> int | None:
         return self.of.get(video_id)
 
 
-def pairs_of(records: list[VideoRecord]) -> list[Pair]:
+def pairs_of(records: list[VideoRecord]) -> list[CopyPair]:
     """Every link of the complete records between two complete videos, as a pair."""
     complete = {r.video_id for r in records if r.status == "complete"}
-    pairs: dict[frozenset, Pair] = {}  # a video indexed again after its copy links to it too: once
+    pairs: dict[frozenset, CopyPair] = {}  # a video indexed again after its copy links to it too: once
     for r in records:
         for link in r.copies or []:
             if r.video_id not in complete or link.video_id not in complete:
                 continue  # a link to a video deleted, or being indexed again
             relation = "same" if min(link.covers, link.other_covers) >= MIN_COVER else (
                 "within" if link.covers >= MIN_COVER else "contains")
-            pair = Pair(a=r.video_id, b=link.video_id, a_start_s=link.start_s, a_end_s=link.end_s,
+            pair = CopyPair(a=r.video_id, b=link.video_id, a_start_s=link.start_s, a_end_s=link.end_s,
                         b_start_s=link.other_start_s, b_end_s=link.other_end_s, offset_s=link.offset_s,
                         score=link.score, relation=relation)
             key = frozenset((pair.a, pair.b))

@@ -65,7 +65,7 @@ def match_clip(store, index, clip: ClipVectors, limit: int = 5, threshold: float
     # starting late, its segments still say where in the clip they are.
     align = partial(align_candidates, fps=clip.fps, query_seconds=clip.seconds)
     candidates = {}
-    probe = _spread(copy)
+    probe = spread(copy)
     plain = {vid: index.frames(vid) for vid in index.candidates(np.vstack([probe, probe * HFLIP]))}
     for vid, (source_seconds, vectors) in plain.items():
         candidates[(vid, False)] = (vectors, source_seconds)
@@ -113,7 +113,7 @@ def _inset_matches(align, index, insets: np.ndarray, claimed: set[str], threshol
     from vidsearch.embedders.copy import INSET_WINDOWS
 
     best: dict[str, tuple] = {}
-    found = index.candidates_of([_spread(vectors, INSET_PROBES) for vectors in insets], limit=INSET_CANDIDATES)
+    found = index.candidates_of([spread(vectors, INSET_PROBES) for vectors in insets], limit=INSET_CANDIDATES)
     for (corner, _), vectors, candidates in zip(INSET_WINDOWS, insets, found):
         framed = {}
         for vid in candidates:
@@ -184,14 +184,14 @@ def _crop_matches(align, index, copy: np.ndarray, aspect: float, threshold: floa
     from vidsearch.crops import windows_for
 
     shapes = list(windows_for(aspect).values())
-    probes = [np.vstack([w.probe(_spread(copy, CROP_PROBES)) for w in windows]) for windows in shapes]
+    probes = [np.vstack([w.probe(spread(copy, CROP_PROBES)) for w in windows]) for windows in shapes]
     found = []
     for windows, candidates in zip(shapes, index.candidates_of(probes, limit=CROP_CANDIDATES)):
         found += _window_matches(align, copy, windows, {vid: index.frames(vid) for vid in candidates}, threshold)
     return found
 
 
-def _spread(vectors: np.ndarray, most: int = CANDIDATE_PROBES) -> np.ndarray:
+def spread(vectors: np.ndarray, most: int = CANDIDATE_PROBES) -> np.ndarray:
     """At most `most` rows, evenly spaced: enough frames to vote for a clip's sources, and a fixed
     cost per clip and variant over a library of any size (each row is a search of the index)."""
     if len(vectors) <= most:

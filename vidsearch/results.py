@@ -99,6 +99,29 @@ class Match(BaseModel):
     audio: AudioCheck | None = Field(None, description="None: the clip or the source has no usable audio")
 
 
+class CopyPair(BaseModel):
+    """Two videos of one footage: `a`'s [a_start_s, a_end_s) is `b`'s [b_start_s, b_end_s)."""
+
+    a: str
+    b: str
+    a_start_s: float
+    a_end_s: float
+    b_start_s: float
+    b_end_s: float
+    offset_s: float = Field(description="b's second = a's second + offset_s")
+    score: float = Field(description="how alike the aligned frames are (0-1)")
+    relation: Literal["same", "contains", "within"] = Field(
+        description="same: each holds the other; contains: a holds all of b; within: b holds all of a")
+
+    def maps(self, video_id: str, second: float) -> tuple[str, float] | None:
+        """The other video of the pair and its second for `second` of `video_id`, if inside the span."""
+        if video_id == self.a and self.a_start_s - 1 <= second <= self.a_end_s + 1:
+            return self.b, second + self.offset_s
+        if video_id == self.b and self.b_start_s - 1 <= second <= self.b_end_s + 1:
+            return self.a, second - self.offset_s
+        return None
+
+
 class StoreStats(BaseModel):
     videos: int
     complete: int

@@ -99,7 +99,7 @@ def test_flat_frames_count_only_where_both_videos_are_flat(store):
 
 
 def test_videos_indexed_before_copies_were_looked_for_get_them_without_a_new_version(store):
-    from batch_jobs.index_videos import look_for_copies
+    from vidsearch.duplicates import look_for_copies
 
     a = add(store, "old_a", FOOTAGE)
     b = add(store, "old_b", noisy(FOOTAGE))
