@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -51,12 +52,21 @@ class IndexSummary:
     speech_missing: str | None = None
     texts: dict = field(default_factory=lambda: {"speech": 0, "subtitles": 0, "segments": 0, "failed": []})
     copies_checked: int = 0  # complete videos of earlier runs whose copies were looked for
+    semantic_runtime: str | None = None  # e.g. "onnx int8"; a tower whose export failed says so in the log
+    busy_s: dict = field(default_factory=dict)  # stage -> seconds its workers were busy, summed
 
     def as_json(self) -> dict:
         out = dict(self.__dict__)
         out["frames_per_s"] = round(self.frames / self.wall_s, 1) if self.wall_s else 0.0
         out["video_seconds"] = round(self.video_seconds, 3)
         out["wall_s"] = round(self.wall_s, 3)
+        # Frames per second of one worker's busy time: the stage that reads lowest bounds the job
+        # when it has one worker; decoding runs several.
+        out["stages"] = {
+            stage: {"busy_s": round(busy, 2), "frames_per_s": round(self.frames / busy, 1) if busy else None}
+            for stage, busy in self.busy_s.items()
+        }
+        del out["busy_s"]
         return out
 
 
@@ -85,7 +95,7 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
         writer = make_writer(plan, store, thumbnails, settings, summary.semantic_model)
         batches = _pipeline(plan, settings, model_dir, image_size)
         bar = _progress_bar(show_progress, len(plan.to_index), writer.frames_expected)
-        write_all(batches, writer, bar)
+        write_all(batches, writer, bar, summary.busy_s)
         summarise(plan, writer, summary)
     index_texts(store, settings, [i.video_id for i in inspected if i.video_id], summary)
     if settings.copies.enabled:
@@ -112,6 +122,7 @@ def _quiet_ray_data() -> None:
 
 def resolve_semantic(settings: Settings, summary: IndexSummary):
     """(settings sized for the model, model dir, image size), or no model with the reason noted."""
+    from vidsearch.embedders.runtimes import choose
     from vidsearch.embedders.semantic import ModelUnavailable, model_image_size, model_vector_size, resolve_model
 
     if not settings.semantic.enabled:
@@ -125,7 +136,16 @@ def resolve_semantic(settings: Settings, summary: IndexSummary):
     # A new store is sized for the model; without one, semantic.dim decides.
     semantic = settings.semantic.model_copy(update={"dim": model_vector_size(model_dir)})
     summary.semantic_model = settings.semantic.model
+    summary.semantic_runtime = " ".join(choose(semantic.runtime, semantic.precision, _device_type(settings)))
     return settings.model_copy(update={"semantic": semantic}), model_dir, image_size
+
+
+def _device_type(settings: Settings) -> str:
+    """The device the embed actors run on: `auto` is a GPU where they are given one."""
+    semantic = settings.semantic
+    if semantic.device != "auto":
+        return semantic.device.split(":")[0]
+    return "cuda" if settings.job.embed_num_gpus > 0 and semantic.runtime != "onnx" else "cpu"
 
 
 def _inspect(candidates) -> list:
@@ -229,7 +249,11 @@ def _pipeline(plan, settings: Settings, model_dir, image_size):
             fn_constructor_kwargs={
                 "model_dir": str(model_dir),
                 "device": settings.semantic.device,
-                "dtype": settings.semantic.dtype,
+                "runtime": settings.semantic.runtime,
+                "precision": settings.semantic.precision,
+                # Ray gives an actor as many threads as CPUs it reserves (1); decoding at 1 fps
+                # needs a fraction of a core, so on CPU the model may use the machine's.
+                "cpu_threads": settings.semantic.cpu_threads or max(1, (os.cpu_count() or 1) // job.embed_concurrency),
             },
             batch_size=job.embed_batch_size,
             concurrency=job.embed_concurrency,
@@ -300,10 +324,17 @@ def _text_pipeline(tasks, settings: Settings, model):
         yield pickle.loads(row["result"])
 
 
-def write_all(batches, writer, bar=lambda done, written: None) -> None:
-    """Write every batch; a video the stream ended without finishing is failed, not left open."""
+def write_all(batches, writer, bar=lambda done, written: None, busy_s: dict | None = None) -> None:
+    """Write every batch; a video the stream ended without finishing is failed, not left open.
+    `busy_s` gathers each stage's busy seconds, from the batches' timing columns and the writes."""
+    busy_s = {} if busy_s is None else busy_s
     for batch in batches:
+        for column in ("decode_s", "embed_s"):
+            if column in batch:
+                busy_s[column[:-2]] = busy_s.get(column[:-2], 0.0) + float(batch[column].sum())
+        started = time.perf_counter()
         writer.write(batch)
+        busy_s["write"] = busy_s.get("write", 0.0) + time.perf_counter() - started
         bar(len(writer.result.complete) + len(writer.result.failed), writer.frames_written)
     bar(None, None)
     for vid in writer.unfinished():
@@ -376,6 +407,10 @@ def print_summary(summary: IndexSummary, as_json: bool) -> None:
         f"failed {len(summary.failed)}; {summary.frames} frames from {hours:.2f} h of video "
         f"in {summary.wall_s:.1f} s ({s['frames_per_s']} frames/s)"
     )
+    if s["stages"]:
+        stages = ", ".join(f"{k} {v['frames_per_s']}" for k, v in s["stages"].items() if v["frames_per_s"])
+        runtime = f" (semantic: {summary.semantic_runtime})" if summary.semantic_runtime else ""
+        typer.echo(f"frames per busy second of one worker: {stages}{runtime}")
     texts = summary.texts
     if texts["speech"] or texts["subtitles"] or texts["failed"]:
         typer.echo(

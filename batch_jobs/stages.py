@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-
+import time
 
 import numpy as np
 
@@ -38,22 +38,43 @@ def decode_segments(batch: dict[str, np.ndarray], settings: Settings, image_size
     for i in range(len(batch["video_id"])):
         meta = VideoMetadata.model_validate_json(batch["metadata"][i])
         seg = VideoPart(str(batch["video_id"][i]), str(batch["path"][i]), meta, int(batch["first"][i]), int(batch["end"][i]))
-        yield from segment_batches(seg, settings, image_size)
+        yield from timed(segment_batches(seg, settings, image_size), "decode_s")
+
+
+def timed(batches, column: str):
+    """Each batch with the seconds spent making it, on its first row (the column sums to the
+    stage's busy time): what the summary's frames/s per stage are made of."""
+    batches = iter(batches)
+    while True:
+        started = time.perf_counter()
+        batch = next(batches, None)
+        if batch is None:
+            return
+        batch[column] = _spent(len(batch["frame_index"]), time.perf_counter() - started)
+        yield batch
+
+
+def _spent(rows: int, seconds: float) -> np.ndarray:
+    spent = np.zeros(rows, np.float32)
+    spent[0] = seconds
+    return spent
 
 
 class SemanticStage:
     """Embeds the frames of each batch on this actor's device; the model loads once per actor."""
 
-    def __init__(self, model_dir: str, device: str, dtype: str):
-        self.embedder = SemanticEmbedder(model_dir, device=device, dtype=dtype)
+    def __init__(self, model_dir: str, device: str, runtime: str, precision: str, cpu_threads: int):
+        self.embedder = SemanticEmbedder(model_dir, device, runtime, precision, cpu_threads, prepare=("image",))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        started = time.perf_counter()
         pixels = batch.pop("pixels")
         wanted = (batch["frame_index"] >= 0) & batch["keep_semantic"]
         vectors = np.zeros((len(pixels), self.embedder.dim), dtype=np.float32)
         if wanted.any():
             vectors[wanted] = self.embedder.embed_images(pixels[wanted])
         batch["semantic"] = vectors
+        batch["embed_s"] = _spent(len(pixels), time.perf_counter() - started)
         return batch
 
 

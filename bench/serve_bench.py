@@ -149,7 +149,8 @@ class InProcessChain:
         from batch_jobs.cluster import cluster_store
 
         self.settings = settings
-        self.embedder = SemanticEmbedder(resolve_model(settings.semantic.model), device="cpu")
+        semantic = settings.semantic
+        self.embedder = SemanticEmbedder(resolve_model(semantic.model), "cpu", semantic.runtime, semantic.precision)
         self.store = cluster_store(settings)
         self.index = CopyIndex()
         self.lock = threading.Lock()
@@ -201,7 +202,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--mix", choices=sorted(MIXES), default="search",
                         help="search: /search and /match; full: thumbnails and the library listing too")
+    parser.add_argument("--runtime", default="auto:auto", help="semantic runtime:precision (torch:fp32, onnx:int8...)")
     args = parser.parse_args()
+    runtime, precision = args.runtime.split(":")
 
     import ray
     from ray import serve
@@ -215,14 +218,18 @@ def main() -> None:
         tmp = Path(tmp)
         model = random_siglip_base(tmp / "siglip-b")
         config = tmp / "vidsearch.yaml"
-        config.write_text(yaml.safe_dump({"data_dir": str(tmp / "data"), "semantic": {"model": str(model)}}))
+        semantic = {"model": str(model), "runtime": runtime, "precision": precision}
+        config.write_text(yaml.safe_dump({"data_dir": str(tmp / "data"), "semantic": semantic}))
         settings = load_settings(config)
         videos = sorted(p for p in args.videos.iterdir() if p.is_file())
         clips = excerpts(videos, tmp, 4)
         ray.init(namespace="vidsearch", include_dashboard=False, log_to_driver=False)
         try:
             summary = run_index([str(args.videos)], settings, show_progress=False)
-            print(f"indexed {summary.indexed} videos, {summary.frames} frames")
+            stages = summary.as_json()["stages"]
+            print(f"indexed {summary.indexed} videos, {summary.frames} frames in {summary.wall_s:.1f} s "
+                  f"({summary.frames / summary.wall_s:.1f} frames/s, semantic {summary.semantic_runtime}); "
+                  f"frames per busy second: {stages}")
             port = free_port()
             serve.start(http_options={"host": "127.0.0.1", "port": port})
             serve.run(build_app({"config": str(config), "serve_config": str(REPO / "configs" / "serve.yaml")}))

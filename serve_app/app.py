@@ -247,6 +247,7 @@ class Api:
                 audio_verification=True,
             ),
             reasons={} if caps["semantic"] else {"text_search": caps["semantic_reason"], "image_search": caps["semantic_reason"]},
+            semantic_runtime=caps.get("semantic_runtime", {}),
         )
 
     @api.get("/search", response_model=SearchResponse, responses=errors(401))

@@ -35,13 +35,18 @@ class Embedder:
             # A replica's CPU reservation is a share for scheduling; on CPU the model may use every
             # core when it has work (requests arrive in batches).
             threads = semantic.cpu_threads or os.cpu_count()
-            self.semantic = SemanticEmbedder(model_dir, semantic.device, semantic.dtype, cpu_threads=threads)
+            self.semantic = SemanticEmbedder(
+                model_dir, semantic.device, semantic.runtime, semantic.precision, cpu_threads=threads
+            )
         except ModelUnavailable as e:
             self.missing = str(e)
             log.warning("%s", e)
 
     def capabilities(self) -> dict:
-        return {"semantic": self.semantic is not None, "semantic_reason": self.missing}
+        return {
+            "semantic": self.semantic is not None, "semantic_reason": self.missing,
+            "semantic_runtime": self.semantic.runtimes_used if self.semantic else {},
+        }
 
     def _require_semantic(self):
         if self.semantic is None:

@@ -52,6 +52,9 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     capabilities: Capabilities
     reasons: dict[str, str] = Field(description="why a capability is off, by capability")
+    semantic_runtime: dict[str, str] = Field(
+        {}, description='where each semantic tower runs, e.g. {"text": "onnx int8", "image": "onnx int8"}'
+    )
 
 
 class SearchResponse(BaseModel):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -57,10 +57,25 @@ class SemanticSettings(BaseModel):
     dim: int = Field(768, ge=1, description="vector size; checked against the model when it loads")
     revision: str | None = None
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    cpu_threads: int | None = Field(
-        None, ge=1, description="torch threads of the service's embedder on CPU; None: every core of its machine"
+    runtime: Literal["auto", "torch", "onnx"] = Field(
+        "auto", description="where the towers run; auto: onnx on CPU, torch on a GPU"
     )
+    precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = Field(
+        "auto", description="auto: int8 weights on onnx, bf16 on a GPU, else fp32; onnx runs fp32 or int8"
+    )
+    cpu_threads: int | None = Field(
+        None, ge=1, description="threads of the embedder on CPU; None: every core of its machine (the job: shared by its embed actors)"
+    )
+
+    @model_validator(mode="after")
+    def _runs(self) -> SemanticSettings:
+        from vidsearch.embedders.runtimes import unsupported
+
+        device = None if self.device == "auto" else self.device.split(":")[0]
+        problem = unsupported(self.runtime, self.precision, device)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class SpeechSettings(BaseModel):

@@ -18,6 +18,7 @@ def test_health_and_stats(service):
     assert health["capabilities"] == {
         "text_search": True, "words_search": True, "image_search": True, "clip_match": True, "audio_verification": True,
     }
+    assert health["semantic_runtime"] == {"image": "onnx int8", "text": "onnx int8"}  # the CPU default
     stats = client.get("/stats").json()
     assert stats["videos"] == stats["complete"] >= len(service.videos)
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vidsearch.embedders import runtimes
+
 log = logging.getLogger(__name__)
 
 _WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
@@ -70,33 +72,44 @@ def _device(name: str):
 
 
 class SemanticEmbedder:
-    """Image and text towers of a CLIP-family model; vectors are float32 and L2-normalised."""
+    """Image and text towers of a CLIP-family model; vectors are float32 and L2-normalised.
 
-    def __init__(self, model_dir: Path | str, device: str = "auto", dtype: str = "auto", cpu_threads: int | None = None):
+    `runtime` and `precision` say where the towers run (`runtimes.choose`: auto is ONNX Runtime
+    with int8 weights on CPU, torch bf16 on a GPU). A tower whose export fails runs on torch fp32,
+    and `runtimes_used` says so. The towers named in `prepare` are made ready now; the other on
+    first use."""
+
+    def __init__(
+        self, model_dir: Path | str, device: str = "auto", runtime: str = "auto", precision: str = "auto",
+        cpu_threads: int | None = None, prepare: tuple[str, ...] = ("image", "text"),
+    ):
         import torch
-        from transformers import AutoConfig, AutoImageProcessor, AutoModel
+        from transformers import AutoConfig, AutoImageProcessor
 
         self.model_dir = Path(model_dir)
-        self.device = _device(device)
+        self.device = _device("cpu" if runtime == "onnx" and device == "auto" else device)
         if cpu_threads and self.device.type == "cpu":
             # Ray pins a process's threads to its CPU reservation (OMP_NUM_THREADS), 1 for a
             # fractional one: a service replica may ask for more.
             torch.set_num_threads(cpu_threads)
-        if dtype == "auto":
-            dtype = "bfloat16" if self.device.type == "cuda" else "float32"
-        self.dtype = getattr(torch, dtype)
-        config = AutoConfig.from_pretrained(self.model_dir)
-        self.model = AutoModel.from_pretrained(self.model_dir, config=config, dtype=self.dtype)
-        self.model.to(self.device).eval()
+        self.runtime, self.precision = runtimes.choose(runtime, precision, self.device.type)
+        self.config = AutoConfig.from_pretrained(self.model_dir)
         processor = AutoImageProcessor.from_pretrained(self.model_dir)
         size = processor.size
         self.image_size = int(size.get("height") or size.get("shortest_edge"))
-        self._mean = torch.tensor(processor.image_mean, device=self.device).view(1, 3, 1, 1)
-        self._std = torch.tensor(processor.image_std, device=self.device).view(1, 3, 1, 1)
+        self._mean, self._std = list(processor.image_mean), list(processor.image_std)
         self._scale = float(getattr(processor, "rescale_factor", 1 / 255))
+        self.dim = model_vector_size(self.model_dir)
+        self.name = str(self.config.name_or_path or self.model_dir)
+        self.runtimes_used: dict[str, str] = {}
+        self._towers: dict[str, object] = {}
+        self._model = None
+        self._model_dtype = None
         self._tokenizer = None
-        self.dim = int(self.embed_images(np.zeros((1, self.image_size, self.image_size, 3), np.uint8)).shape[1])
-        self.name = str(config.name_or_path or self.model_dir)
+        for tower in prepare:
+            self._tower(tower)
+        if self.runtime == "onnx" and all(t in self._towers for t in ("image", "text")):
+            self._model = None  # both run on ONNX Runtime: the torch weights are not needed
 
     def prepare_image(self, image: np.ndarray) -> np.ndarray:
         """Resize an RGB uint8 frame to the model's square input (kept uint8: 4x less to move)."""
@@ -106,38 +119,101 @@ class SemanticEmbedder:
 
     def embed_images(self, images: np.ndarray) -> np.ndarray:
         """(N, S, S, 3) uint8 frames at `image_size` -> (N, dim) unit vectors."""
-        import torch
-
-        with torch.inference_mode():
-            pixels = torch.from_numpy(np.ascontiguousarray(images)).to(self.device, non_blocking=True)
-            pixels = pixels.permute(0, 3, 1, 2).float().mul_(self._scale).sub_(self._mean).div_(self._std)
-            out = self.model.get_image_features(pixel_values=pixels.to(self.dtype))
-            return _unit(getattr(out, "pooler_output", out))
+        return self._tower("image")(pixels=np.ascontiguousarray(images, dtype=np.uint8))
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
-        import torch
         from transformers import AutoTokenizer
 
         if self._tokenizer is None:
             self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         # SigLIP was trained on max-length padding; CLIP ignores padding through its mask.
         tokens = self._tokenizer(
-            texts, padding="max_length", truncation=True, return_tensors="pt",
-            max_length=getattr(self.model.config.text_config, "max_position_embeddings", 64),
-        ).to(self.device)
-        with torch.inference_mode():
-            out = self.model.get_text_features(**tokens)
-            return _unit(getattr(out, "pooler_output", out))
+            texts, padding="max_length", truncation=True, return_tensors="np", max_length=self._max_length(),
+        )
+        arrays = {k: np.asarray(tokens[k], dtype=np.int64) for k in ("input_ids", "attention_mask") if k in tokens}
+        return self._tower("text")(**arrays)
+
+    def _max_length(self) -> int:
+        return int(getattr(self.config.text_config, "max_position_embeddings", 64))
+
+    def _tower(self, name: str):
+        if name not in self._towers:
+            self._towers[name] = self._make_tower(name)
+        return self._towers[name]
+
+    def _make_tower(self, name: str):
+        if self.runtime == "onnx":
+            try:
+                path = runtimes.cached_export(self.model_dir, name, self.precision, lambda p: self._export(name, p))
+                tower = runtimes.OnnxTower(path, self._threads())
+                self.runtimes_used[name] = f"onnx {self.precision}"
+                return tower
+            except Exception as e:  # noqa: BLE001 -- an export that fails, or a file ONNX Runtime cannot open
+                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                log.warning(
+                    "semantic model %s: the %s tower could not run on ONNX Runtime %s (%s); it runs on torch fp32",
+                    self.name, name, self.precision, reason,
+                )
+                self.runtimes_used[name] = f"torch fp32 (onnx {self.precision} failed: {reason})"
+                return self._torch_tower(name, "fp32")
+        self.runtimes_used[name] = f"torch {self.precision}"
+        return self._torch_tower(name, self.precision)
+
+    def _torch_tower(self, name: str, precision: str):
+        import torch
+
+        module = self._module(name, precision).to(self.device)
+
+        def run(**arrays: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                inputs = {k: torch.from_numpy(v).to(self.device, non_blocking=True) for k, v in arrays.items()}
+                return module(**inputs).cpu().numpy()
+
+        return run
+
+    def _module(self, name: str, precision: str):
+        dtype = runtimes.torch_dtype(precision)
+        model = self._weights(dtype)
+        if name == "image":
+            return runtimes.image_tower(model, self._scale, self._mean, self._std, dtype)
+        return runtimes.text_tower(model)
+
+    def _weights(self, dtype):
+        from transformers import AutoModel
+
+        if self._model is None or self._model_dtype != dtype:
+            self._model = AutoModel.from_pretrained(self.model_dir, config=self.config, dtype=dtype).eval()
+            self._model_dtype = dtype
+        return self._model
+
+    def _export(self, name: str, path: Path) -> None:
+        import torch
+
+        module = self._module(name, "fp32")
+        if name == "image":
+            example = {"pixels": torch.zeros((2, self.image_size, self.image_size, 3), dtype=torch.uint8)}
+        else:
+            length = self._max_length()
+            example = {"input_ids": torch.zeros((2, length), dtype=torch.int64)}
+            if "attention_mask" in self._tokenizer_inputs():
+                example["attention_mask"] = torch.ones((2, length), dtype=torch.int64)
+        runtimes.export_tower(module, example, path)
+
+    def _tokenizer_inputs(self) -> list[str]:
+        from transformers import AutoTokenizer
+
+        if self._tokenizer is None:
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        return list(self._tokenizer.model_input_names)
+
+    def _threads(self) -> int:
+        import torch
+
+        return torch.get_num_threads()
 
 
 def prepare_image(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR))
-
-
-def _unit(features) -> np.ndarray:
-    vectors = features.float().cpu().numpy()
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def model_image_size(model_dir: Path | str) -> int:
