@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -251,9 +250,8 @@ def _pipeline(plan, settings: Settings, model_dir, image_size):
                 "device": settings.semantic.device,
                 "runtime": settings.semantic.runtime,
                 "precision": settings.semantic.precision,
-                # Ray gives an actor as many threads as CPUs it reserves (1); decoding at 1 fps
-                # needs a fraction of a core, so on CPU the model may use the machine's.
-                "cpu_threads": settings.semantic.cpu_threads or max(1, (os.cpu_count() or 1) // job.embed_concurrency),
+                "cpu_threads": settings.semantic.cpu_threads,
+                "actors": job.embed_concurrency,
             },
             batch_size=job.embed_batch_size,
             concurrency=job.embed_concurrency,

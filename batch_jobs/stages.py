@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -63,8 +64,11 @@ def _spent(rows: int, seconds: float) -> np.ndarray:
 class SemanticStage:
     """Embeds the frames of each batch on this actor's device; the model loads once per actor."""
 
-    def __init__(self, model_dir: str, device: str, runtime: str, precision: str, cpu_threads: int):
-        self.embedder = SemanticEmbedder(model_dir, device, runtime, precision, cpu_threads, prepare=("image",))
+    def __init__(self, model_dir: str, device: str, runtime: str, precision: str, cpu_threads: int | None, actors: int):
+        # Ray gives an actor as many threads as CPUs it reserves (1); decoding at 1 fps needs a
+        # fraction of a core, so on CPU the actors share this node's cores.
+        threads = cpu_threads or max(1, (os.cpu_count() or 1) // actors)
+        self.embedder = SemanticEmbedder(model_dir, device, runtime, precision, threads, prepare=("image",))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         started = time.perf_counter()
