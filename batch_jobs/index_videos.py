@@ -141,10 +141,10 @@ def resolve_semantic(settings: Settings, summary: IndexSummary):
 
 def _device_type(settings: Settings) -> str:
     """The device the embed actors run on: `auto` is a GPU where they are given one."""
+    from vidsearch.embedders.runtimes import device_for
+
     semantic = settings.semantic
-    if semantic.device != "auto":
-        return semantic.device.split(":")[0]
-    return "cuda" if settings.job.embed_num_gpus > 0 and semantic.runtime != "onnx" else "cpu"
+    return device_for(semantic.device, semantic.runtime, settings.job.embed_num_gpus > 0).split(":")[0]
 
 
 def _inspect(candidates) -> list:

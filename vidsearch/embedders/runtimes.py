@@ -34,6 +34,14 @@ class ExportFailed(RuntimeError):
     """A tower could not be exported or opened by ONNX Runtime; the torch runtime is used instead."""
 
 
+def device_for(device: str, runtime: str, gpu: bool) -> str:
+    """The torch device a semantic model runs on: `auto` is a GPU where there is one, except for
+    the ONNX runtime, whose build here is the CPU one."""
+    if device != "auto":
+        return device
+    return "cuda" if gpu and runtime != "onnx" else "cpu"
+
+
 def choose(runtime: str, precision: str, device_type: str) -> tuple[str, str]:
     """The (runtime, precision) that `auto` stands for on this device, checked.
 

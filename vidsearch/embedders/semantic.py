@@ -63,14 +63,6 @@ def _missing(model: str, why: str) -> str:
     )
 
 
-def _device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 class SemanticEmbedder:
     """Image and text towers of a CLIP-family model; vectors are float32 and L2-normalised.
 
@@ -87,7 +79,7 @@ class SemanticEmbedder:
         from transformers import AutoConfig, AutoImageProcessor
 
         self.model_dir = Path(model_dir)
-        self.device = _device("cpu" if runtime == "onnx" and device == "auto" else device)
+        self.device = torch.device(runtimes.device_for(device, runtime, torch.cuda.is_available()))
         if cpu_threads and self.device.type == "cpu":
             # Ray pins a process's threads to its CPU reservation (OMP_NUM_THREADS), 1 for a
             # fractional one: a service replica may ask for more.
@@ -142,10 +134,12 @@ class SemanticEmbedder:
         return self._towers[name]
 
     def _make_tower(self, name: str):
+        import torch
+
         if self.runtime == "onnx":
             try:
                 path = runtimes.cached_export(self.model_dir, name, self.precision, lambda p: self._export(name, p))
-                tower = runtimes.OnnxTower(path, self._threads())
+                tower = runtimes.OnnxTower(path, torch.get_num_threads())
                 self.runtimes_used[name] = f"onnx {self.precision}"
                 return tower
             except Exception as e:  # noqa: BLE001 -- an export that fails, or a file ONNX Runtime cannot open
@@ -205,11 +199,6 @@ class SemanticEmbedder:
         if self._tokenizer is None:
             self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         return list(self._tokenizer.model_input_names)
-
-    def _threads(self) -> int:
-        import torch
-
-        return torch.get_num_threads()
 
 
 def prepare_image(image: np.ndarray, size: int) -> np.ndarray:
