@@ -128,3 +128,67 @@ class TextStage:
                 results = unreadable(task, f"cannot read the video: {e.strerror or e}")
             out.append(pickle.dumps((task, results)))
         return {"result": np.array(out, dtype=object)}
+
+
+def describe_clip(row: dict, settings_json: str) -> dict:
+    """A clip's copy vectors and audio fingerprint, as /match reads an upload; `error` for a clip
+    that cannot be read (the job reports it and goes on)."""
+    import pickle
+
+    from vidsearch.clips import clip_fingerprint, clip_vectors
+
+    settings = Settings.model_validate_json(settings_json)
+    started = time.perf_counter()
+    row = dict(row, clip=b"", error="")
+    try:
+        with local_copy(row["path"]) as local:
+            vectors = clip_vectors(local, fps=settings.sampling.fps, max_side=settings.sampling.max_side,
+                                   max_seconds=settings.serve.max_clip_s)
+            row["clip"] = pickle.dumps((vectors, clip_fingerprint(local, vectors.metadata)))
+    except MediaError as e:
+        row["error"] = str(e)
+    except OSError as e:
+        row["error"] = f"cannot read file: {e.strerror or e}"
+    row["decode_s"] = time.perf_counter() - started
+    return row
+
+
+class ClipMatcher:
+    """Matches clips against the copy index this actor holds (loaded once: its snapshot, then what
+    changed in the store since) and verifies their audio, as /match does."""
+
+    def __init__(self, settings_json: str, k: int, library: str):
+        from batch_jobs.cluster import cluster_store
+        from vidsearch.copy_index import LiveCopyIndex
+
+        self.settings = Settings.model_validate_json(settings_json)
+        self.k, self.library = k, library
+        self.store = cluster_store(self.settings)
+        self.index = LiveCopyIndex(self.store, self.settings.copy_snapshot_path, min_free_mb=self.settings.min_free_mb)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import pickle
+
+        from vidsearch.match_jobs import ClipOutcome
+        from vidsearch.matching import match_clips, verify_audio
+
+        rows = [{k: batch[k][i] for k in batch} for i in range(len(batch["path"]))]
+        described = [pickle.loads(r["clip"]) if not r["error"] else None for r in rows]
+        started = time.perf_counter()
+        with self.index.synced() as index:
+            found = match_clips(self.store, index, [d[0] for d in described if d], limit=self.k)
+        spent = (time.perf_counter() - started) / max(1, len(found))
+        outcomes = []
+        for row, clip in zip(rows, described):
+            path = str(row["path"])
+            if clip is None:
+                outcomes.append(ClipOutcome(path=path, checksum=str(row["checksum"]), status="failed", reason=str(row["error"])))
+                continue
+            vectors, fingerprint = clip
+            began = time.perf_counter()
+            local = path if os.path.isfile(path) else None  # retimed audio is read from the file itself
+            matches = verify_audio(self.store, fingerprint, found.pop(0), clip_path=local)
+            seconds = float(row["decode_s"]) + spent + time.perf_counter() - began
+            outcomes.append(ClipOutcome.of(path, str(row["checksum"]), vectors.metadata.duration_s, matches,
+                                           self.library, self.k, seconds))
+        return {"outcome": np.array([o.model_dump_json() for o in outcomes], dtype=object)}

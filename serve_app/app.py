@@ -30,7 +30,7 @@ from serve_app.schema import (
 )
 from vidsearch.access import COOKIE, HEADER, Access
 from vidsearch.config import Settings, load_settings
-from vidsearch.export import ResultSets
+from vidsearch.export import OTIO_MEDIA_TYPE, ResultSets
 from vidsearch.filters import SearchFilters
 from vidsearch.media.probe import MediaError
 from vidsearch.results import StoreStats
@@ -336,14 +336,19 @@ class Api:
     async def export(
         self,
         id: Annotated[str, Query(description="export_id of a /search, /search/image or /match response")],
-        format: Annotated[str, Query(pattern="^(json|csv|edl)$")] = "json",
+        format: Annotated[str, Query(pattern="^(json|csv|edl|otio)$",
+                                     description="otio: an OpenTimelineIO timeline of the results' ranges")] = "json",
     ) -> Response:
         from vidsearch.export import export
 
         results = self.recent.get(id)
         if results is None:
             raise UserError(404, f"no recent result set {id}: run the search or match again")
-        body, media_type = export(results, format)
+        from vidsearch.match_jobs import source_info
+
+        # A timeline in each source's own frames.
+        sources = source_info(self.store, {r["video_id"] for r in results if r.get("video_id")}) if format == "otio" else {}
+        body, media_type = export(results, format, sources=sources)
         filename = f"vidsearch-{id}.{format}"
         return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
@@ -452,6 +457,77 @@ class Api:
         self._authorise(request)
         return JobResponse(job=await self._start_job(self._indexable(body.paths)))
 
+    @api.post("/match/jobs", status_code=202, responses=errors(400, 401, 403, 404, 409))
+    async def match_job(self, body: IndexRequest, request: Request) -> JobResponse:
+        """Match every clip under files or folders (within the media roots) against the library,
+        in the cluster; follow it with GET /jobs, then download GET /jobs/{job_id}/report."""
+        from vidsearch.index_jobs import JobConflict
+        from vidsearch.match_jobs import LibraryEmpty, describe_library
+
+        self._authorise(request)
+        paths = self._indexable(body.paths)
+        try:
+            describe_library(self.store.list_videos())
+        except LibraryEmpty as e:
+            raise UserError(409, str(e)) from None
+        try:
+            job = await self.runner.start_match.remote(paths)
+        except RayTaskError as e:
+            if isinstance(e.cause, JobConflict):
+                raise UserError(409, str(e.cause)) from None
+            raise
+        return JobResponse(job=self._job(job, []))
+
+    @api.get("/jobs/{job_id}/report", response_class=Response, responses={
+        200: {"content": {"text/csv": {}, "application/json": {}, "application/zip": {}, OTIO_MEDIA_TYPE: {}},
+              "description": "the report: one row per (clip, source segment); EDL: a zip of one per source"},
+        **errors(401, 404, 409)})
+    async def job_report(
+        self, job_id: str, format: Annotated[str, Query(pattern="^(csv|json|edl|otio)$")] = "json",
+    ) -> Response:
+        """The report of a finished match job: one row per (clip, source segment), a row for each
+        clip that matched nothing or failed; as CSV, JSON, EDLs (one per source, zipped) or OTIO."""
+        from vidsearch.index_jobs import UnknownJob
+
+        try:
+            job = await self.runner.job.remote(job_id)
+        except RayTaskError as e:
+            if isinstance(e.cause, UnknownJob):
+                raise UserError(404, f"no job {job_id}") from None
+            raise
+        if job.kind != "match":
+            raise UserError(404, f"job {job_id} indexes videos: only match jobs have a report")
+        if job.state == "running":
+            raise UserError(409, f"job {job_id} is still matching ({job.clips_done} of {job.clips_total} clips): "
+                                 "the report is ready when it is done")
+        body, media_type, suffix = self._report(job_id, format)
+        filename = f"vidsearch-matches-{job_id}.{suffix}"
+        return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    def _report(self, job_id: str, fmt: str) -> tuple[bytes | str, str, str]:
+        import json
+        import zipfile
+
+        from serve_app.jobs import match_report_path
+        from vidsearch.export import report_files
+        from vidsearch.match_jobs import ClipOutcome, source_info
+
+        try:
+            kept = json.loads(match_report_path(self.settings, job_id).read_text())
+        except (OSError, ValueError):
+            raise UserError(404, f"job {job_id} left no report: it stopped before its clips were matched") from None
+        outcomes = [ClipOutcome.model_validate(c) for c in kept["clips"]]
+        sources = source_info(self.store, {m.video_id for o in outcomes for m in o.matches}) if fmt == "otio" else None
+        files = report_files(outcomes, fmt, kept["summary"], sources)
+        if fmt != "edl":
+            media = {"csv": "text/csv", "json": "application/json", "otio": OTIO_MEDIA_TYPE}[fmt]
+            return files[""], media, fmt
+        packed = io.BytesIO()
+        with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as z:
+            for suffix, body in files.items():
+                z.writestr(f"matches{suffix}.edl", body)
+        return packed.getvalue(), "application/zip", "zip"
+
     @api.post("/videos/{video_id}/reindex", status_code=202, responses=errors(401, 403, 404, 409, 507))
     async def reindex(self, video_id: str, request: Request) -> JobResponse:
         """Index one video again from its file, even when it is complete."""
@@ -461,7 +537,8 @@ class Api:
 
     @api.get("/jobs", responses=errors(401))
     async def jobs(self) -> JobsResponse:
-        """Index jobs, newest first, with videos and frames done; and the folders that may be indexed."""
+        """Index and match jobs, newest first, with videos and frames (or clips) done; and the folders
+        that may be indexed or matched."""
         jobs = await self.runner.jobs.remote()
         records = self.store.list_videos()
         running = records if any(j.state == "running" for j in jobs) else []

@@ -1,15 +1,23 @@
-"""Index jobs started from the service, run in the cluster.
+"""Jobs started from the service, run in the cluster: indexing videos, matching folders of clips.
 
 One named actor per data dir keeps the book of jobs, so that every Api replica sees the same jobs
-and a job outlives the replica that started it. Each job is a Ray task calling `run_index` with the
-service's settings; it reaches the embedded store through the cluster's single owner, so what it
-writes is searchable at once.
+and a job outlives the replica that started it. Each job is a Ray task calling `run_index` or
+`run_match` with the service's settings; it reaches the embedded store through the cluster's
+single owner, so what it writes is searchable at once. A match job keeps its clips' outcomes in
+the data dir (match_report_path), from which the report downloads in any format.
 """
+
+from pathlib import Path
 
 from __future__ import annotations
 
 from vidsearch.config import Settings
 from batch_jobs.cluster import NAMESPACE, owner_name
+
+
+def match_report_path(settings: Settings, job_id: str) -> Path:
+    """Where a match job's outcomes are kept: every replica reads its report from there."""
+    return settings.data_dir / "match-jobs" / f"{job_id}.json"
 
 
 def job_runner(settings: Settings):
@@ -33,6 +41,21 @@ def job_runner(settings: Settings):
         return run_index(paths, settings, show_progress=False).as_json()
 
     @ray.remote(num_cpus=0)
+    def match(paths: list[str], settings: Settings, job_id: str, runner) -> dict:
+        from batch_jobs.match_clips import run_match
+        from vidsearch.match_jobs import write_json
+
+        def follow(done: int, total: int) -> None:
+            runner.progress.remote(job_id, done, total)
+
+        summary, outcomes = run_match(paths, settings, show_progress=False, on_progress=follow)
+        report = match_report_path(settings, job_id)
+        report.parent.mkdir(parents=True, exist_ok=True)
+        plain = summary.as_json()
+        write_json(report, {"summary": plain, "clips": [o.model_dump(mode="json") for o in outcomes]})
+        return plain
+
+    @ray.remote(num_cpus=0)
     class IndexJobRunner:
         def __init__(self, settings: Settings):
             self.settings = settings
@@ -44,6 +67,20 @@ def job_runner(settings: Settings):
             job = self.book.start(paths)
             self.tasks[job.job_id] = index.remote(paths, self.settings, redo)
             return job
+
+        def start_match(self, paths: list[str]):
+            self._collect()
+            job = self.book.start(paths, "match")
+            me = ray.get_runtime_context().current_actor
+            self.tasks[job.job_id] = match.remote(paths, self.settings, job.job_id, me)
+            return job
+
+        def progress(self, job_id: str, done: int, total: int) -> None:
+            self.book.progress(job_id, done, total)
+
+        def job(self, job_id: str):
+            self._collect()
+            return self.book.get(job_id)
 
         def jobs(self):
             self._collect()

@@ -9,10 +9,12 @@ from typing import Annotated, Optional
 import typer
 
 from batch_jobs.index_videos import EXIT_ERROR, index_command
+from batch_jobs.match_clips import match_all_command
 from vidsearch.config import ConfigError, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find any moment in a video library.")
 app.command("index")(index_command)
+app.command("match-all")(match_all_command)
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML settings file")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="where the embedded store lives")]

@@ -118,6 +118,18 @@ class IndexJobSettings(BaseModel):
     speech_num_gpus: float = Field(0.0, ge=0, description="GPUs per transcription actor; 0 runs on CPU")
 
 
+class MatchJobSettings(BaseModel):
+    """`vidsearch match-all`: clips decoded in parallel tasks, matched on actors that each hold the
+    copy index once."""
+
+    decode_concurrency: int | None = Field(None, ge=1, description="parallel clip decode tasks; None=auto")
+    decode_num_cpus: float = Field(1.0, gt=0, description="CPUs reserved per decode task")
+    match_concurrency: int = Field(1, ge=1, description="matcher actors, each with the whole copy index in memory")
+    match_num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per matcher actor")
+    batch_size: int = Field(8, ge=1, le=256, description="clips a matcher searches the copy index for at once")
+    k: int = Field(5, ge=1, le=50, description="sources reported per clip at most, as /match's k")
+
+
 class ServeSettings(BaseModel):
     host: str = Field("127.0.0.1", description="where `vidsearch serve` listens: loopback, or 0.0.0.0 for every interface")
     port: int = Field(8000, ge=1, le=65535)
@@ -150,6 +162,7 @@ class Settings(BaseSettings):
     subtitles: SubtitleSettings = SubtitleSettings()
     thumbnails: ThumbnailSettings = ThumbnailSettings()
     job: IndexJobSettings = IndexJobSettings()
+    match: MatchJobSettings = MatchJobSettings()
     serve: ServeSettings = ServeSettings()
 
     @classmethod

@@ -202,21 +202,23 @@ class CopyIndex:
         frame's `per_frame` nearest frames: only these get aligned."""
         return self.candidates_of([queries], per_frame, limit)[0]
 
-    def candidates_of(self, groups: list[np.ndarray], per_frame: int = 16, limit: int = 8) -> list[list[str]]:
+    def candidates_of(self, groups: list[np.ndarray], per_frame: int = 16, limit: int | list[int] = 8) -> list[list[str]]:
         """`candidates` for each group of query frames, in one search of the index: a flat index
-        reads all its vectors once per search, and under 20 queries it scans them once per query."""
+        reads all its vectors once per search, and under 20 queries it scans them once per query.
+        `limit`: candidates per group, or one such number for each group."""
         groups = [np.atleast_2d(np.asarray(g, dtype=np.float32)) for g in groups]
+        limits = limit if isinstance(limit, list) else [limit] * len(groups)
         if not len(self) or not any(g.size for g in groups):
             return [[] for _ in groups]
         owners = self._owners()
         scores, rows = self._nearest(np.ascontiguousarray(np.vstack(groups)), min(per_frame, len(self)))
         found, start = [], 0
-        for group in groups:
+        for group, most in zip(groups, limits):
             s, r = scores[start : start + len(group)], rows[start : start + len(group)]
             start += len(group)
             valid = r >= 0
             votes = np.bincount(owners[r[valid]], weights=np.maximum(s[valid], 0.0), minlength=len(self._order))
-            best = np.argsort(-votes, kind="stable")[:limit]
+            best = np.argsort(-votes, kind="stable")[:most]
             found.append([self._order[i] for i in best if votes[i] > 0])
         return found
 

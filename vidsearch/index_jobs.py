@@ -1,9 +1,10 @@
-"""Index jobs started on request: which paths may be indexed, the book of jobs, and their progress.
+"""Jobs started on request (indexing videos, matching a folder of clips): which paths they may
+read, the book of jobs, and their progress.
 
-Plain objects; `serve_app.jobs` runs them on Ray. Progress is read from the store itself: a job's
-plan writes an `indexing` record for every video it will index before decoding starts, and the
-writer turns it `complete` or `failed`, so the records under a job's paths touched since it
-started are exactly that job's videos.
+Plain objects; `serve_app.jobs` runs them on Ray. An index job's progress is read from the store
+itself: its plan writes an `indexing` record for every video it will index before decoding starts,
+and the writer turns it `complete` or `failed`, so the records under a job's paths touched since
+it started are exactly that job's videos. A match job reports its clips done as it goes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from vidsearch.results import JobProgress
 from vidsearch.store.records import VideoRecord
 
 JobState = Literal["running", "done", "failed", "cancelled"]
+JobKind = Literal["index", "match"]
 
 
 class PathRefused(PermissionError):
@@ -96,12 +98,16 @@ def check_paths(paths: Iterable[str], roots: list[str]) -> list[str]:
 
 class IndexJob(BaseModel):
     job_id: str
+    kind: JobKind = Field("index", description="index: videos into the library; match: a folder of clips against it")
     paths: list[str]
     started_at: float
     state: JobState = "running"
     finished_at: float | None = None
-    summary: dict | None = Field(None, description="the job's summary once it finished (as `vidsearch index --json`)")
+    summary: dict | None = Field(
+        None, description="the job's summary once it finished (as `vidsearch index --json` or `vidsearch match-all --json`)")
     error: str | None = Field(None, description="why a failed job stopped")
+    clips_done: int = Field(0, description="a match job's clips done so far")
+    clips_total: int = Field(0, description="a match job's clips found under its paths")
 
 
 class JobBook:
@@ -112,20 +118,34 @@ class JobBook:
         self.clock = clock
         self._jobs: dict[str, IndexJob] = {}  # in start order
 
-    def start(self, paths: list[str]) -> IndexJob:
-        # Two jobs writing the same videos would race on their records.
+    def start(self, paths: list[str], kind: JobKind = "index") -> IndexJob:
+        # Two jobs writing the same videos (or clip results) would race on their records.
         for job in self.running():
+            if job.kind != kind:
+                continue
             for new in paths:
                 busy = next((p for p in job.paths if is_under(new, p) or is_under(p, new)), None)
                 if busy:
-                    raise JobConflict(f"job {job.job_id} is already indexing {busy}: wait for it to finish")
-        job = IndexJob(job_id=uuid.uuid4().hex[:12], paths=list(paths), started_at=self.clock())
+                    doing = "indexing" if kind == "index" else "matching the clips of"
+                    raise JobConflict(f"job {job.job_id} is already {doing} {busy}: wait for it to finish")
+        job = IndexJob(job_id=uuid.uuid4().hex[:12], kind=kind, paths=list(paths), started_at=self.clock())
         self._jobs[job.job_id] = job
         return job
 
     def finish(self, job_id: str, summary: dict) -> None:
         if self._jobs[job_id].state != "cancelled":
             self._end(job_id, "done", summary=summary)
+
+    def progress(self, job_id: str, done: int, total: int) -> None:
+        job = self._jobs.get(job_id)
+        if job is not None and job.state == "running":
+            job.clips_done, job.clips_total = done, total
+
+    def get(self, job_id: str) -> IndexJob:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        return job
 
     def fail(self, job_id: str, error: str) -> None:
         if self._jobs[job_id].state != "cancelled":  # its task ends with an error of its own
@@ -162,7 +182,13 @@ class JobBook:
 def job_progress(
     job: IndexJob, records: Iterable[VideoRecord], frames_written: Callable[[str], int], fps: float
 ) -> JobProgress:
-    """Videos and frames done of a job, from the store: the summary once it finished."""
+    """Videos and frames done of an index job, from the store: the summary once it finished. A
+    match job's clips done."""
+    if job.kind == "match":
+        done = len(job.summary["failed"]) + job.summary["matched"] + job.summary["unmatched"] if job.summary else None
+        return JobProgress(videos_done=0, videos_total=0, frames_done=0, frames_total=0,
+                           clips_done=job.clips_done if done is None else done,
+                           clips_total=job.clips_total if done is None else done)
     if job.summary is not None:
         done = job.summary["indexed"] + len(job.summary["failed"])
         frames = job.summary["frames"]

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from vidsearch.clips import ClipVectors
 
 CANDIDATE_PROBES = 16  # clip frames per variant that look for candidate videos
+PLAIN_CANDIDATES = 8  # of the whole picture and its mirror
 INSET_PROBES = 6  # per inset window: sixteen windows, so the library is searched 128 times per clip
 INSET_CANDIDATES = 3  # per inset window: an inset that is a copy puts its source first
 # Sixteen inset windows are sixteen more chances for a chance alignment: their scores are discounted
@@ -55,7 +56,49 @@ def match_clip(store, index, clip: ClipVectors, limit: int = 5, threshold: float
     `threshold`: the least score reported (alignment.MATCH_THRESHOLD unless given; evaluations
     lower it to see every score).
     """
+    return match_clips(store, index, [clip], limit, threshold)[0]
+
+
+def match_clips(store, index, clips: list[ClipVectors], limit: int = 5, threshold: float | None = None,
+                ) -> list[list[Match]]:
+    """`match_clip` of each clip, with every clip's candidate searches made in one search of the
+    index: over a large library a search reads every vector once, whatever the number of probes."""
+    searches = [_searches(clip) for clip in clips]
+    groups = [g for s in searches for groups, _ in s for g in groups]
+    limits = [n for s in searches for groups, n in s for _ in groups]
+    answers = iter(index.candidates_of(groups, limit=limits))
+    records: dict = {}  # each source's record, read once for the clips that found it
+    out = []
+    for clip, clip_searches in zip(clips, searches):
+        found = [[next(answers) for _ in groups] for groups, _ in clip_searches]
+        out.append(_match(store, index, clip, found, limit, threshold, records))
+    return out
+
+
+def _searches(clip: ClipVectors) -> list[tuple[list[np.ndarray], int]]:
+    """The candidate searches of a clip, as (groups of probes, candidates per group): the whole
+    picture and its mirror; each inset window; and, for a clip narrower than its sources, each
+    shape of source it may be cut from."""
+    from vidsearch.crops import windows_for
+    from vidsearch.embedders.copy import HFLIP
+
+    if not len(clip.copy):
+        return []
+    probe = spread(clip.copy)
+    searches = [([np.vstack([probe, probe * HFLIP])], PLAIN_CANDIDATES),
+                ([spread(vectors, INSET_PROBES) for vectors in clip.insets], INSET_CANDIDATES)]
+    if clip.aspect <= CROP_ASPECT:  # landscape cuts of a wider film are zooms of its candidates
+        shapes = windows_for(clip.aspect).values()
+        searches.append(([np.vstack([w.probe(spread(clip.copy, CROP_PROBES)) for w in windows]) for windows in shapes],
+                         CROP_CANDIDATES))
+    return searches
+
+
+def _match(store, index, clip: ClipVectors, found: list[list[list[str]]], limit: int, threshold: float | None,
+           records: dict) -> list[Match]:
+    """A clip's matches, its candidates found (`_searches`' answers, in their order)."""
     from vidsearch.alignment import MATCH_THRESHOLD, align_candidates
+    from vidsearch.crops import windows_for
     from vidsearch.embedders.copy import HFLIP
 
     copy = clip.copy
@@ -65,25 +108,27 @@ def match_clip(store, index, clip: ClipVectors, limit: int = 5, threshold: float
     # starting late, its segments still say where in the clip they are.
     align = partial(align_candidates, fps=clip.fps, query_seconds=clip.seconds)
     candidates = {}
-    probe = spread(copy)
-    plain = {vid: index.frames(vid) for vid in index.candidates(np.vstack([probe, probe * HFLIP]))}
+    plain = {vid: index.frames(vid) for vid in found[0][0]}
     for vid, (source_seconds, vectors) in plain.items():
         candidates[(vid, False)] = (vectors, source_seconds)
         candidates[(vid, True)] = (vectors * HFLIP, source_seconds)
     threshold = MATCH_THRESHOLD if threshold is None else threshold
-    found = [(vid, flipped, None, None, seg) for (vid, flipped), seg in align(copy, candidates, threshold=threshold)]
-    found += _inset_matches(align, index, clip.insets, claimed={vid for vid, *_ in found}, threshold=threshold)
+    matched = [(vid, flipped, None, None, seg) for (vid, flipped), seg in align(copy, candidates, threshold=threshold)]
+    matched += _inset_matches(align, index, clip.insets, found[1], claimed={vid for vid, *_ in matched},
+                              threshold=threshold)
     crops = _zoom_matches(align, copy, plain, clip.sides, threshold)
-    if clip.aspect <= CROP_ASPECT:  # landscape cuts of a wider film are zooms of its candidates
-        crops += _crop_matches(align, index, copy, clip.aspect, threshold)
+    if len(found) > 2:
+        shapes = list(windows_for(clip.aspect).values())
+        crops += _crop_matches(align, index, copy, shapes, found[2], threshold)
     for crop in sorted(crops, key=lambda c: -c[-1].score):
         # A window that explains the clip better replaces what the whole picture found there.
-        beaten = [f for f in found if f[0] == crop[0] and _overlap(f[-1], crop[-1]) and f[-1].score < crop[-1].score]
-        if beaten or all(f[0] != crop[0] for f in found):
-            found = [f for f in found if f not in beaten] + [crop]
-    found.sort(key=lambda f: -f[-1].score)
-    records = {vid: store.get_video(vid) for vid in {f[0] for f in found}}
-    paths = {vid: r.path for vid, r in records.items() if r is not None}  # None: deleted meanwhile
+        beaten = [f for f in matched if f[0] == crop[0] and _overlap(f[-1], crop[-1]) and f[-1].score < crop[-1].score]
+        if beaten or all(f[0] != crop[0] for f in matched):
+            matched = [f for f in matched if f not in beaten] + [crop]
+    matched.sort(key=lambda f: -f[-1].score)
+    for vid in {f[0] for f in matched} - records.keys():
+        records[vid] = store.get_video(vid)
+    paths = {f[0]: records[f[0]].path for f in matched if records[f[0]] is not None}  # None: deleted meanwhile
     return [
         Match(
             video_id=vid, path=paths[vid], score=round(seg.score, 4),
@@ -91,7 +136,7 @@ def match_clip(store, index, clip: ClipVectors, limit: int = 5, threshold: float
             query_start_s=round(seg.query_start_s, 3), query_end_s=round(seg.query_end_s, 3),
             speed=seg.speed, visual_score=round(seg.score, 4), flipped=flipped, inset=inset_at, crop=crop,
         )
-        for vid, flipped, inset_at, crop, seg in found
+        for vid, flipped, inset_at, crop, seg in matched
         if vid in paths
     ][:limit]
 
@@ -107,13 +152,13 @@ def _best_per_source(aligned, discount: float, describe) -> dict[str, tuple]:
     return best
 
 
-def _inset_matches(align, index, insets: np.ndarray, claimed: set[str], threshold: float) -> list[tuple]:
+def _inset_matches(align, index, insets: np.ndarray, found: list[list[str]], claimed: set[str], threshold: float,
+                   ) -> list[tuple]:
     """The best inset match per source not already found in the whole picture: each window of
-    INSET_WINDOWS aligned on its own against its few candidates, scores discounted."""
+    INSET_WINDOWS aligned on its own against its few candidates (`found`), scores discounted."""
     from vidsearch.embedders.copy import INSET_WINDOWS
 
     best: dict[str, tuple] = {}
-    found = index.candidates_of([spread(vectors, INSET_PROBES) for vectors in insets], limit=INSET_CANDIDATES)
     for (corner, _), vectors, candidates in zip(INSET_WINDOWS, insets, found):
         framed = {}
         for vid in candidates:
@@ -177,18 +222,15 @@ def _window_matches(
     return list(best.values())
 
 
-def _crop_matches(align, index, copy: np.ndarray, aspect: float, threshold: float) -> list[tuple]:
+def _crop_matches(align, index, copy: np.ndarray, shapes: list, found: list[list[str]], threshold: float,
+                  ) -> list[tuple]:
     """The best match per source of a clip narrower than its sources as a full-height window of
-    them: for each shape of source it may be cut from, the windows' probes look for candidates,
-    which are then aligned through every window."""
-    from vidsearch.crops import windows_for
-
-    shapes = list(windows_for(aspect).values())
-    probes = [np.vstack([w.probe(spread(copy, CROP_PROBES)) for w in windows]) for windows in shapes]
-    found = []
-    for windows, candidates in zip(shapes, index.candidates_of(probes, limit=CROP_CANDIDATES)):
-        found += _window_matches(align, copy, windows, {vid: index.frames(vid) for vid in candidates}, threshold)
-    return found
+    them: for each shape of source it may be cut from (`shapes`), the candidates its windows'
+    probes found (`found`) are aligned through every window."""
+    matched = []
+    for windows, candidates in zip(shapes, found):
+        matched += _window_matches(align, copy, windows, {vid: index.frames(vid) for vid in candidates}, threshold)
+    return matched
 
 
 def spread(vectors: np.ndarray, most: int = CANDIDATE_PROBES) -> np.ndarray:

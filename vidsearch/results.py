@@ -136,3 +136,5 @@ class JobProgress(BaseModel):
     videos_total: int
     frames_done: int
     frames_total: int
+    clips_done: int | None = Field(None, description="a match job's clips done (matched, unmatched or failed)")
+    clips_total: int | None = None
