@@ -487,14 +487,7 @@ class Api:
     ) -> Response:
         """The report of a finished match job: one row per (clip, source segment), a row for each
         clip that matched nothing or failed; as CSV, JSON, EDLs (one per source, zipped) or OTIO."""
-        from vidsearch.index_jobs import UnknownJob
-
-        try:
-            job = await self.runner.job.remote(job_id)
-        except RayTaskError as e:
-            if isinstance(e.cause, UnknownJob):
-                raise UserError(404, f"no job {job_id}") from None
-            raise
+        job = await self._get_job(job_id)
         if job.kind != "match":
             raise UserError(404, f"job {job_id} indexes videos: only match jobs have a report")
         if job.state == "running":
@@ -544,10 +537,27 @@ class Api:
         running = records if any(j.state == "running" for j in jobs) else []
         return JobsResponse(jobs=[self._job(j, running) for j in jobs], roots=self._roots(records))
 
+    @api.get("/jobs/{job_id}", responses=errors(401, 404))
+    async def job(self, job_id: str) -> JobResponse:
+        """One job, with its progress."""
+        job = await self._get_job(job_id)
+        records = self.store.list_videos() if job.state == "running" and job.kind == "index" else []
+        return JobResponse(job=self._job(job, records))
+
+    async def _get_job(self, job_id: str):
+        from vidsearch.index_jobs import UnknownJob
+
+        try:
+            return await self.runner.job.remote(job_id)
+        except RayTaskError as e:
+            if isinstance(e.cause, UnknownJob):
+                raise UserError(404, f"no job {job_id}") from None
+            raise
+
     @api.delete("/jobs/{job_id}", responses=errors(401, 404, 409))
     async def cancel_job(self, job_id: str, request: Request) -> JobResponse:
-        """Stop a running index job. Videos it finished stay; those it had begun are indexed again
-        by the next run of their paths."""
+        """Stop a running job. Videos it finished stay, and those it had begun are indexed again by
+        the next run of their paths; a match job's clips matched so far are kept for its next run."""
         from vidsearch.index_jobs import JobConflict, UnknownJob
 
         self._authorise(request)
@@ -555,7 +565,7 @@ class Api:
             job = await self.runner.cancel.remote(job_id)
         except RayTaskError as e:
             if isinstance(e.cause, UnknownJob):
-                raise UserError(404, f"no index job {job_id}") from None
+                raise UserError(404, f"no job {job_id}") from None
             if isinstance(e.cause, JobConflict):
                 raise UserError(409, str(e.cause)) from None
             raise

@@ -125,12 +125,12 @@ def check_output(out: Path | None) -> str | None:
     An EDL is one file per source, beside `out` (report_files)."""
     if out is None:
         return None
+    if out.is_dir():
+        raise BadOutput(f"{out} is a folder: give the report's file name (matches.csv, .json, .edl or .otio)")
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in REPORT_FORMATS:
         raise BadOutput(f"cannot tell the report's format from {out.name!r}: end it in .csv, .json, .edl or .otio")
-    folder = out.parent if str(out.parent) else Path(".")
-    if out.is_dir():
-        raise BadOutput(f"{out} is a folder: give the report's file name")
+    folder = out.parent
     if not folder.is_dir():
         raise BadOutput(f"cannot write the report to {out}: there is no folder {folder}")
     if out.exists() and not os.access(out, os.W_OK):

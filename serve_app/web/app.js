@@ -115,10 +115,8 @@ function showView(name, { focus = false } = {}) {
     if (link.dataset.view === name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  if (name === "library") {
-    loadLibrary();
-    pollJobs();
-  }
+  if (name === "library") loadLibrary();
+  if (name === "library" || name === "match") pollJobs(); // the folders that may be indexed or matched
   if (focus) $(`#${name}-title`).focus();
 }
 
@@ -740,6 +738,10 @@ async function pollJobs() {
     ? `Files and folders under ${body.roots.join(", ")} may be indexed.`
     : "Nothing may be indexed from here until a folder has been indexed with `vidsearch index`.";
   $("#index-path").placeholder = body.roots.length ? `${body.roots[0]}/…` : "";
+  $("#folder-roots").textContent = body.roots.length
+    ? `Clips under ${body.roots.join(", ")} may be matched.`
+    : "Nothing may be matched from here until a folder has been indexed with `vidsearch index`.";
+  $("#folder-path").placeholder = body.roots.length ? `${body.roots[0]}/…` : "";
   const running = body.jobs.some((job) => job.state === "running");
   if (running || jobsWereRunning) {
     await refreshLibrary().catch((error) => showError("library", error));
@@ -766,6 +768,7 @@ function jobItem(job) {
     return item;
   }
   const p = job.progress || {};
+  if (job.kind === "match") return matchJobItem(job, item, where, p);
   const bar = el("progress", { "aria-label": `Frames indexed under ${where}` });
   if (p.videos_total) {
     bar.max = Math.max(1, p.frames_total);
@@ -777,6 +780,19 @@ function jobItem(job) {
   const cancel = el("button", { type: "button", class: "cancel-job" }, "Cancel");
   cancel.addEventListener("click", () => cancelJob(job, cancel));
   item.append(el("span", { class: "job-title" }, `Indexing ${where}`), bar, el("span", { class: "small" }, text), cancel);
+  return item;
+}
+
+function matchJobItem(job, item, where, p) {
+  const bar = el("progress", { "aria-label": `Clips matched under ${where}` });
+  if (p.clips_total) {
+    bar.max = p.clips_total;
+    bar.value = p.clips_done;
+  }
+  const text = p.clips_total ? `${p.clips_done} of ${plural(p.clips_total, "clip")}` : "Finding and checksumming clips…";
+  const cancel = el("button", { type: "button", class: "cancel-job" }, "Cancel");
+  cancel.addEventListener("click", () => cancelJob(job, cancel));
+  item.append(el("span", { class: "job-title" }, `Matching clips under ${where}`), bar, el("span", { class: "small" }, text), cancel);
   return item;
 }
 
@@ -792,12 +808,148 @@ async function cancelJob(job, button) {
 }
 
 function jobText(job) {
+  if (job.kind === "match") return matchJobText(job);
   if (job.state === "failed") return `Index job stopped: ${job.error}`;
   if (job.state === "cancelled") return "Index job cancelled: run it again to index the rest.";
   if (job.state === "running") return "Index job running.";
   const s = job.summary;
   return `Index job done: ${s.indexed} indexed, ${s.skipped} unchanged, ${s.failed.length} failed; ` +
     `${plural(s.frames, "frame")} in ${s.wall_s.toFixed(1)} s.`;
+}
+
+// ------------------------------------------------------------------------------- match a folder
+
+let folder = { job: null, rows: [], sort: "clip", descending: false, timer: null };
+
+$("#folder-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const path = $("#folder-path").value.trim();
+  if (!path) {
+    showError("folder", new ApiError(422, "Type the full path of a folder (or file) of clips on the server."));
+    $("#folder-path").focus();
+    return;
+  }
+  $("#folder-results").hidden = true;
+  run("folder", `Starting to match the clips under ${path}…`, async (signal) => {
+    const { job } = await call("/match/jobs", { method: "POST", json: { paths: [path] }, auth: true, signal });
+    folder.job = job;
+    followFolder();
+    return `Matching the clips under ${path}…`;
+  });
+});
+
+async function followFolder() {
+  clearTimeout(folder.timer);
+  const id = folder.job.job_id;
+  let job;
+  try {
+    ({ job } = await call(`/jobs/${encodeURIComponent(id)}`));
+  } catch (error) {
+    showError("folder", error);
+    return;
+  }
+  const bar = $("#folder-progress");
+  const p = job.progress || {};
+  bar.hidden = job.state !== "running";
+  if (p.clips_total) {
+    bar.max = p.clips_total;
+    bar.value = p.clips_done;
+  } else {
+    bar.removeAttribute("value"); // files are being found and checksummed
+  }
+  if (job.state === "running") {
+    setStatus("folder", p.clips_total ? `${p.clips_done} of ${plural(p.clips_total, "clip")} done…` : "Finding and checksumming clips…", true);
+    folder.timer = setTimeout(followFolder, JOB_POLL_MS);
+    return;
+  }
+  setStatus("folder", "");
+  if (job.state !== "done") {
+    showError("folder", new ApiError(0, job.error || `The match job ${job.state}.`));
+    return;
+  }
+  const s = job.summary;
+  try {
+    const report = await call(`/jobs/${encodeURIComponent(id)}/report?format=json`);
+    folder.rows = report.rows;
+  } catch (error) {
+    showError("folder", error);
+    return;
+  }
+  for (const link of $("#folder-export").querySelectorAll("a")) {
+    link.href = `/jobs/${encodeURIComponent(id)}/report?format=${link.dataset.format}`;
+  }
+  setStatus("folder", `${plural(s.clips, "clip")}: ${s.matched} matched, ${s.unmatched} unmatched, ${s.failed.length} failed` +
+    (s.skipped ? ` (${s.skipped} matched before, kept)` : "") + ` in ${s.wall_s.toFixed(1)} s.` +
+    (s.note ? ` Note: ${s.note}.` : ""));
+  $("#folder-results").hidden = false;
+  renderFolder();
+}
+
+const SORT_KEYS = {
+  clip: (r) => basename(r.clip_path).toLowerCase(),
+  status: (r) => r.status,
+  source: (r) => (r.source_path ? basename(r.source_path).toLowerCase() : "\uffff"),
+  clip_start_s: (r) => r.clip_start_s ?? Infinity,
+  source_start_s: (r) => r.source_start_s ?? Infinity,
+  score: (r) => r.score ?? -Infinity,
+  audio: (r) => (r.audio_verified === true ? 0 : r.audio_verified === false ? 1 : 2),
+};
+
+function renderFolder() {
+  const words = $("#folder-filter").value.trim().toLowerCase();
+  const status = $("#folder-show").value;
+  const key = SORT_KEYS[folder.sort];
+  const shown = folder.rows
+    .filter((r) => !status || r.status === status)
+    .filter((r) => !words || `${r.clip_path} ${r.source_path || ""}`.toLowerCase().includes(words))
+    .sort((a, b) => {
+      const [x, y] = [key(a), key(b)];
+      const order = x < y ? -1 : x > y ? 1 : 0;
+      return folder.descending ? -order : order;
+    });
+  for (const th of $("#folder-table thead").querySelectorAll("th")) {
+    const sorted = th.querySelector("button").dataset.sort === folder.sort;
+    if (sorted) th.setAttribute("aria-sort", folder.descending ? "descending" : "ascending");
+    else th.removeAttribute("aria-sort");
+  }
+  const empty = el("tr", {}, el("td", { colspan: 7, class: "muted" }, "No clip of the report matches this filter."));
+  $("#folder-table tbody").replaceChildren(...(shown.length ? shown.map(folderRow) : [empty]));
+}
+
+function folderRow(r) {
+  const audio = r.audio_verified === true ? "verified" : r.audio_verified === false ? "differs" : "–";
+  const how = [r.flipped ? "mirrored" : null, r.inset ? `inset ${r.inset}` : null, r.crop ? "cropped" : null,
+    r.speed && r.speed !== 1 ? `${r.speed}× speed` : null].filter(Boolean).join(", ");
+  return el("tr", { "data-status": r.status, "data-clip": r.clip_path },
+    el("td", { "data-label": "Clip" }, el("span", { class: "name", title: r.clip_path }, basename(r.clip_path))),
+    el("td", { "data-label": "Status", class: "status" }, r.status, r.reason ? el("span", { class: "reason" }, r.reason) : null),
+    el("td", { "data-label": "Source" }, r.source_path
+      ? el("span", { class: "name", title: r.source_path }, basename(r.source_path)) : "–",
+      how ? el("span", { class: "small muted" }, how) : null),
+    el("td", { "data-label": "In clip" }, r.video_id ? `${fmtTime(r.clip_start_s)}–${fmtTime(r.clip_end_s)}` : "–"),
+    el("td", { "data-label": "In source" }, r.video_id ? `${fmtTime(r.source_start_s)}–${fmtTime(r.source_end_s)}` : "–"),
+    el("td", { "data-label": "Score" }, r.score === null || r.score === undefined ? "–" : r.score.toFixed(3)),
+    el("td", { "data-label": "Audio" }, audio));
+}
+
+for (const header of $("#folder-table thead").querySelectorAll("button")) {
+  header.addEventListener("click", () => {
+    const sort = header.dataset.sort;
+    folder.descending = folder.sort === sort ? !folder.descending : sort === "score";
+    folder.sort = sort;
+    renderFolder();
+  });
+}
+$("#folder-filter").addEventListener("input", renderFolder);
+$("#folder-show").addEventListener("change", renderFolder);
+
+function matchJobText(job) {
+  if (job.state === "failed") return `Match job stopped: ${job.error}`;
+  if (job.state === "cancelled") return "Match job cancelled: clips it matched are kept; run it again for the rest.";
+  if (job.state === "running") return "Match job running.";
+  const s = job.summary;
+  return `Match job done: ${plural(s.clips, "clip")}, ${s.matched} matched, ${s.unmatched} unmatched, ` +
+    `${s.failed.length} failed; in ${s.wall_s.toFixed(1)} s. The report is under Match a clip → Match a folder.`;
 }
 
 // ------------------------------------------------------------------------- shared: filters, files

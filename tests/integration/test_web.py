@@ -478,3 +478,39 @@ def test_phone_width_has_no_sideways_scroll(service, browser):
             assert width == 375 and overflow <= 0, f"the {view} view scrolls sideways by {overflow} px"
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_match_a_folder_from_the_page_and_sort_and_filter_its_report(service, browser, shared_videos):
+    from tests.integration.test_match_jobs import clip_folder
+
+    folder = clip_folder(service, shared_videos, "zz_clips_page")
+    cut(shared_videos / "bbb_opening_480p_30s.mp4", folder / "bunny.mp4", 3, 6)
+    try:
+        open_view(browser, service, "match")
+        browser.execute_script("sessionStorage.clear()")  # no key kept from another test
+        open_view(browser, service, "match")
+        wait(browser).until(lambda d: "may be matched" in text_of(d, "folder-roots"))
+        browser.find_element(By.ID, "folder-path").send_keys(str(folder), Keys.ENTER)
+        # No key yet: the page says what is needed.
+        wait(browser).until(lambda d: "API key" in text_of(d, "folder-error"))
+        open_view(browser, service, "library")
+        browser.find_element(By.ID, "api-key").send_keys(KEY)
+        open_view(browser, service, "match")
+        browser.find_element(By.ID, "folder-path").send_keys(str(folder), Keys.ENTER)
+        wait(browser, 600).until(lambda d: d.find_element(By.ID, "folder-results").is_displayed())
+        assert "3 clips: 2 matched, 0 unmatched, 1 failed" in text_of(browser, "folder-status")
+        names = lambda: [r.get_attribute("data-clip").rsplit("/", 1)[1]  # noqa: E731
+                         for r in browser.find_elements(By.CSS_SELECTOR, "#folder-table tbody tr[data-clip]")]
+        assert names() == ["bunny.mp4", "notes.mp4", "street.mp4"]  # by clip name
+        browser.find_element(By.CSS_SELECTOR, "#folder-table button[data-sort='clip']").click()
+        assert names() == ["street.mp4", "notes.mp4", "bunny.mp4"]  # and back
+        Select(browser.find_element(By.ID, "folder-show")).select_by_value("failed")
+        assert names() == ["notes.mp4"]
+        Select(browser.find_element(By.ID, "folder-show")).select_by_value("")
+        browser.find_element(By.ID, "folder-filter").send_keys("chaplin")  # a source's name filters too
+        assert names() == ["street.mp4"]
+        screenshot(browser, "match-folder")
+        link = browser.find_element(By.CSS_SELECTOR, "#folder-export a[data-format='csv']").get_attribute("href")
+        assert service.client.get(link).text.startswith("clip_path,status,reason,source_path")
+    finally:
+        forget_folder(service, folder)
