@@ -160,6 +160,11 @@ def local_cluster_running() -> bool:
 
 
 def connect_ray() -> None:
+    # Ray reads its auth mode when it is imported: a recorded cluster's token mode is set first.
+    address = None if os.environ.get("RAY_ADDRESS") else recorded_cluster()
+    alive = bool(address) and cluster_alive(address)
+    if alive:
+        os.environ.update(with_ray_auth(dict(os.environ)))
     import ray
 
     if ray.is_initialized():
@@ -169,9 +174,7 @@ def connect_ray() -> None:
         ray.init(address=os.environ["RAY_ADDRESS"], namespace=NAMESPACE, **quiet)
         return
     # Joining a local cluster that is already up (the service's) shares its owner of the store.
-    address = recorded_cluster()
-    if address and cluster_alive(address):
-        os.environ.update(with_ray_auth(dict(os.environ)))
+    if alive:
         try:
             ray.init(address=address, namespace=NAMESPACE, **quiet)
             return

@@ -58,9 +58,11 @@ def make_clips(videos: Path, unindexed: Path, out: Path, total: int, per_edit: i
     """`total` clips of 5-30 s: edited copies of `videos`, and clips of `unindexed` (about a tenth)."""
     edits.MAX_CLIP_S = MAX_CLIP_S
     out.mkdir(parents=True, exist_ok=True)
-    audible = {p.name for p in videos.iterdir()}  # edits that need audio draw from every source
+    audible = {p.name for p in videos.iterdir() if p.is_file() and edits.probe(p).has_audio}  # for the audio edits
+    # WMV is left out of the unindexed footage: ffmpeg's -stream_loop never ends on its timestamps.
+    footage = sorted(p for p in unindexed.iterdir() if p.is_file() and p.suffix.lower() != ".wmv")
     queries = make_queries(list(edits.EDITS.values()), sorted(p for p in videos.iterdir() if p.is_file()),
-                           sorted(p for p in unindexed.iterdir() if p.is_file()), per_edit, out, seed, audible)
+                           footage, per_edit, out, seed, audible)
     files = [q.file for q in queries if _duration(q.file) <= MAX_CLIP_S]
     negatives = [f for f in files if f.name.startswith("negative-")]
     positives = [f for f in files if f not in negatives]
@@ -196,6 +198,7 @@ def main() -> None:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="vidsearch-match-all-"))
     data_dir, clips_dir, config = work / "data", work / "clips", work / "config.yaml"
+    work.mkdir(parents=True, exist_ok=True)
     config.write_text(CONFIG)
     if not (data_dir / "edge").exists():
         done = run([str(BIN / "vidsearch"), "index", str(args.videos), "--data-dir", str(data_dir), "--config", str(config),

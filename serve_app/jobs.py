@@ -7,9 +7,9 @@ single owner, so what it writes is searchable at once. A match job keeps its cli
 the data dir (match_report_path), from which the report downloads in any format.
 """
 
-from pathlib import Path
-
 from __future__ import annotations
+
+from pathlib import Path
 
 from vidsearch.config import Settings
 from batch_jobs.cluster import NAMESPACE, owner_name

@@ -431,7 +431,8 @@ def test_a_cancelled_job_stops_and_a_rerun_completes(service, browser):
             return job["state"] == "running" and job["progress"]["frames_done"] > 0
 
         wait(browser, 300).until(writing)
-        wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#job-list .job.running .cancel-job"))[0].click()
+        # The list is re-drawn as it is polled: the button is looked up and clicked in one go.
+        wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, "#job-list .job.running .cancel-job").click() or True)
         job = wait(browser, 120).until(lambda d: (j := first_job(d)) and j["state"] != "running" and j)
         assert job["state"] == "cancelled" and "cancelled" in job["text"], job
         assert client.delete(f"/jobs/{job_id}", headers=headers).status_code == 409  # not running now

@@ -24,7 +24,8 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.fixture
 def model_copy(tiny_model_dir, tmp_path):
-    return shutil.copytree(tiny_model_dir, tmp_path / "model")
+    """The checkpoint alone: without the exports other tests' runs cached beside it."""
+    return shutil.copytree(tiny_model_dir, tmp_path / "model", ignore=shutil.ignore_patterns(runtimes.CACHE_DIR))
 
 
 def test_int8_towers_follow_torch_fp32_and_are_cached_beside_the_model(model_copy):
