@@ -102,9 +102,11 @@ def run_match(
     bar.close()
     ordered = [outcomes[p] for p in sorted(outcomes)]
     summarise(ordered, summary)
-    if out is not None:
-        summary.report = write_report(ordered, out, fmt, summary, store)
     summary.wall_s = time.perf_counter() - started
+    if out is not None:
+        summary.report = [str(out)] if fmt != "edl" else []  # the summary the report holds names it
+        summary.report = write_report(ordered, out, fmt, summary, store)
+        summary.wall_s = time.perf_counter() - started
     return summary, ordered
 
 

@@ -68,7 +68,7 @@ def make_clips(videos: Path, unindexed: Path, out: Path, total: int, per_edit: i
     positives = [f for f in files if f not in negatives]
     rng = random.Random(seed)
     chosen = sorted(rng.sample(positives, min(len(positives), total - len(negatives))) + negatives)
-    for f in set(files) - set(chosen):  # the folder holds exactly the corpus
+    for f in set(out.iterdir()) - set(chosen):  # the folder holds exactly the corpus
         f.unlink()
     return chosen
 
@@ -126,9 +126,10 @@ def match_all(folder: Path, data_dir: Path, config: Path, report: Path) -> tuple
     wall = time.perf_counter() - started
     if done.returncode not in (0, 3):
         raise SystemExit(f"match-all failed ({done.returncode}): {done.stderr[-2000:]}")
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    kept = json.loads(report.read_text())
+    summary = kept["summary"]
     found: dict[str, list[dict]] = {}
-    for row in json.loads(report.read_text())["rows"]:
+    for row in kept["rows"]:
         found.setdefault(row["clip_path"], [])
         if row["video_id"]:
             found[row["clip_path"]].append(row)

@@ -125,7 +125,8 @@ class MatchJobSettings(BaseModel):
     decode_concurrency: int | None = Field(None, ge=1, description="parallel clip decode tasks; None=auto")
     decode_num_cpus: float = Field(1.0, gt=0, description="CPUs reserved per decode task")
     match_concurrency: int = Field(1, ge=1, description="matcher actors, each with the whole copy index in memory")
-    match_num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per matcher actor")
+    # Decoding is ~85 % of a clip's work (docs/benchmarks.md): a matcher needs a fraction of a core.
+    match_num_cpus: float = Field(0.25, ge=0, description="CPUs reserved per matcher actor")
     batch_size: int = Field(8, ge=1, le=256, description="clips a matcher searches the copy index for at once")
     k: int = Field(5, ge=1, le=50, description="sources reported per clip at most, as /match's k")
 
