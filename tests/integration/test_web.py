@@ -500,8 +500,9 @@ def test_match_a_folder_from_the_page_and_sort_and_filter_its_report(service, br
         browser.find_element(By.ID, "folder-path").send_keys(str(folder), Keys.ENTER)
         wait(browser, 600).until(lambda d: d.find_element(By.ID, "folder-results").is_displayed())
         assert "3 clips: 2 matched, 0 unmatched, 1 failed" in text_of(browser, "folder-status")
-        names = lambda: [r.get_attribute("data-clip").rsplit("/", 1)[1]  # noqa: E731
-                         for r in browser.find_elements(By.CSS_SELECTOR, "#folder-table tbody tr[data-clip]")]
+        # The bunny's source is in the library twice (480p and 720p): a row each, side by side.
+        names = lambda: list(dict.fromkeys(r.get_attribute("data-clip").rsplit("/", 1)[1]  # noqa: E731
+                             for r in browser.find_elements(By.CSS_SELECTOR, "#folder-table tbody tr[data-clip]")))
         assert names() == ["bunny.mp4", "notes.mp4", "street.mp4"]  # by clip name
         browser.find_element(By.CSS_SELECTOR, "#folder-table button[data-sort='clip']").click()
         assert names() == ["street.mp4", "notes.mp4", "bunny.mp4"]  # and back
