@@ -35,8 +35,10 @@ class Embedder:
             # A replica's CPU reservation is a share for scheduling; on CPU the model may use every
             # core when it has work (requests arrive in batches).
             threads = semantic.cpu_threads or os.cpu_count()
+            # Between requests ONNX Runtime's threads would spin, holding the cores that the
+            # Reranker and the Api need for the rest of the same search.
             self.semantic = SemanticEmbedder(
-                model_dir, semantic.device, semantic.runtime, semantic.precision, cpu_threads=threads
+                model_dir, semantic.device, semantic.runtime, semantic.precision, cpu_threads=threads, spin=False
             )
         except ModelUnavailable as e:
             self.missing = str(e)

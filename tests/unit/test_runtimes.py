@@ -89,3 +89,18 @@ def test_settings_refuse_what_a_runtime_cannot_run():
     assert runtimes.choose("auto", "auto", "cpu") == ("onnx", "int8")
     assert runtimes.choose("auto", "auto", "cuda") == ("torch", "bf16")
     assert runtimes.choose("torch", "auto", "cpu") == ("torch", "fp32")
+
+
+def test_a_service_towers_threads_sleep_between_calls(model_copy):
+    def spins(embedder) -> bool:
+        options = embedder._towers["image"].session.get_session_options()
+        try:
+            return options.get_session_config_entry("session.intra_op.allow_spinning") != "0"
+        except RuntimeError:  # not set: ONNX Runtime's default, spinning
+            return True
+
+    images = frames(32)
+    job = SemanticEmbedder(model_copy, "cpu", "onnx", "int8", prepare=("image",))
+    service = SemanticEmbedder(model_copy, "cpu", "onnx", "int8", prepare=("image",), spin=False)
+    assert spins(job) and not spins(service)
+    assert np.allclose(service.embed_images(images), job.embed_images(images))

@@ -121,12 +121,14 @@ def _unit(features):
 class OnnxTower:
     """One exported tower in an ONNX Runtime session."""
 
-    def __init__(self, path: Path, threads: int):
+    def __init__(self, path: Path, threads: int, spin: bool = True):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not spin:  # idle threads sleep at once instead of spinning for the next call
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.path = path

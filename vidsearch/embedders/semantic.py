@@ -69,11 +69,12 @@ class SemanticEmbedder:
     `runtime` and `precision` say where the towers run (`runtimes.choose`: auto is ONNX Runtime
     with int8 weights on CPU, torch bf16 on a GPU). A tower whose export fails runs on torch fp32,
     and `runtimes_used` says so. The towers named in `prepare` are made ready now; the other on
-    first use."""
+    first use. `spin`: ONNX Runtime's threads wait for the next call spinning (a job's batches come
+    back to back) or asleep (a service, whose other processes share the cores)."""
 
     def __init__(
         self, model_dir: Path | str, device: str = "auto", runtime: str = "auto", precision: str = "auto",
-        cpu_threads: int | None = None, prepare: tuple[str, ...] = ("image", "text"),
+        cpu_threads: int | None = None, prepare: tuple[str, ...] = ("image", "text"), spin: bool = True,
     ):
         import torch
         from transformers import AutoConfig, AutoImageProcessor
@@ -98,6 +99,7 @@ class SemanticEmbedder:
         self._model = None
         self._model_dtype = None
         self._tokenizer = None
+        self._spin = spin
         for tower in prepare:
             self._tower(tower)
         if self.runtime == "onnx" and all(t in self._towers for t in ("image", "text")):
@@ -139,7 +141,7 @@ class SemanticEmbedder:
         if self.runtime == "onnx":
             try:
                 path = runtimes.cached_export(self.model_dir, name, self.precision, lambda p: self._export(name, p))
-                tower = runtimes.OnnxTower(path, torch.get_num_threads())
+                tower = runtimes.OnnxTower(path, torch.get_num_threads(), self._spin)
                 self.runtimes_used[name] = f"onnx {self.precision}"
                 return tower
             except Exception as e:  # noqa: BLE001 -- an export that fails, or a file ONNX Runtime cannot open
