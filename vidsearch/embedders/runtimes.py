@@ -181,7 +181,7 @@ def cached_export(model_dir: Path, tower: str, precision: str, export) -> Path:
                 made = fp32
                 if precision == "int8":
                     made = Path(work) / "int8.onnx"
-                    _quantise(fp32, made)
+                    quantise(fp32, made)
                 _single_file(made, folder / f".{name}.partial")
                 os.replace(folder / f".{name}.partial", folder / name)  # whole or not at all
             for old in folder.glob(f"{tower}-{precision}-*.onnx"):
@@ -193,18 +193,23 @@ def cached_export(model_dir: Path, tower: str, precision: str, export) -> Path:
     raise ExportFailed("cannot write the export: " + "; ".join(errors))
 
 
-def _quantise(src: Path, dst: Path) -> None:
+# Weights of 7 bits (reduce_range): x86 CPUs without VNNI multiply uint8 by int8 in 16-bit sums
+# that saturate at 8 bits (cosine to fp32 0.94 on the test model, 0.9997 at 7 bits), and one export
+# must be faithful on any CPU that reads the cache. Scales per output channel win back what the lost
+# bit costs (bench/int8_options.py).
+INT8_OPTIONS = {"per_channel": True, "reduce_range": True}
+
+
+def quantise(src: Path, dst: Path, **options) -> None:
+    """int8 weights for the matrix products of `src`: with `INT8_OPTIONS`, or with `options` instead."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # Only the matrix products: they are nearly all the work, and int8 activations elsewhere (the
-    # patch convolution) cost fidelity for no speed. Weights of 7 bits (reduce_range): x86 CPUs
-    # without VNNI multiply uint8 by int8 in 16-bit sums that saturate at 8 bits (cosine to fp32
-    # 0.94 on the test model, 0.9996 at 7 bits), and one export must be faithful on any CPU that
-    # reads the cache. Scales per output channel then win back what the lost bit costs.
+    # patch convolution) cost fidelity for no speed.
     with _quiet():
         quantize_dynamic(
             str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
-            per_channel=True, reduce_range=True,
+            **(options or INT8_OPTIONS),
         )
 
 
