@@ -75,6 +75,7 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
     from batch_jobs.cluster import cluster_store, connect_ray
     from vidsearch.media.files import discover
     from vidsearch.media.thumbnails import ThumbnailStore
+    from vidsearch.embedders.descriptors import descriptor_version, load_descriptor
     from vidsearch.plan import make_plan
 
     started = time.perf_counter()
@@ -86,9 +87,12 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
     store = cluster_store(settings)
     if model_dir is not None:
         store.check_semantic_size(settings.semantic.dim, settings.semantic.model)
+    # Copy vectors are what every video needs: a learned descriptor that cannot load stops the run here.
+    store.check_copy_size(load_descriptor(settings.descriptor).dim, settings.descriptor.model)
     thumbnails = ThumbnailStore(settings.thumbnails_dir, settings.sampling.fps, settings.min_free_mb)
     inspected = _inspect(candidates)
-    plan = make_plan(inspected, store, summary.semantic_model, settings.sampling.fps, settings.scenes.enabled)
+    plan = make_plan(inspected, store, summary.semantic_model, settings.sampling.fps, settings.scenes.enabled,
+                     descriptor_version(settings.descriptor))
     apply_plan(plan, store, thumbnails, summary)
     if plan.to_index:
         writer = make_writer(plan, store, thumbnails, settings, summary.semantic_model)
@@ -428,6 +432,7 @@ def index_command(
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object")] = False,
 ) -> None:
     """Index videos: checksum, probe, decode at the configured rate, embed, fingerprint, store."""
+    from vidsearch.embedders.descriptors import DescriptorUnavailable
     from vidsearch.store.errors import StoreError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -438,7 +443,7 @@ def index_command(
                 f"the data dir '{settings.data_dir}' would be inside this job's working directory, a copy "
                 "that Ray deletes: give an absolute one (--data-dir /path/to/data or VIDSEARCH_DATA_DIR)")
         summary = run_index(paths, settings, show_progress=not as_json or sys.stderr.isatty())
-    except (ConfigError, StoreError, FileNotFoundError) as e:
+    except (ConfigError, StoreError, FileNotFoundError, DescriptorUnavailable) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:

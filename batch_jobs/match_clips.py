@@ -58,6 +58,7 @@ def run_match(
     """Match every clip under `paths`; write the report to `out` (its format by its extension).
     `on_progress(done, total)` follows the clips as they finish."""
     from batch_jobs.cluster import cluster_store, connect_ray
+    from vidsearch.embedders.descriptors import load_descriptor
     from vidsearch.match_jobs import MatchLedger, check_output, describe_library, library_state
     from vidsearch.media.files import discover
 
@@ -68,6 +69,7 @@ def run_match(
     connect_ray()
     _quiet_ray_data()
     store = cluster_store(settings)
+    store.check_copy_size(load_descriptor(settings.descriptor).dim, settings.descriptor.model)  # before any clip
     summary.library_videos, summary.note = describe_library(store.list_videos())
     library, k = library_state(store.complete_versions()), settings.match.k
     ledger = MatchLedger(settings.data_dir / "clip-matches")
@@ -195,6 +197,7 @@ def match_all_command(
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object")] = False,
 ) -> None:
     """Match every clip under PATH against the library and report each clip's sources."""
+    from vidsearch.embedders.descriptors import DescriptorUnavailable
     from vidsearch.match_jobs import check_output
     from vidsearch.store.errors import StoreError
 
@@ -203,7 +206,7 @@ def match_all_command(
         settings = load_settings(config, data_dir=data_dir)
         check_output(out)  # before Ray starts: a bad path is said at once
         summary, _ = run_match(paths, settings, out, force, show_progress=not as_json or sys.stderr.isatty())
-    except (ConfigError, StoreError, FileNotFoundError, BadOutput, LibraryEmpty) as e:
+    except (ConfigError, StoreError, FileNotFoundError, BadOutput, LibraryEmpty, DescriptorUnavailable) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:

@@ -136,6 +136,7 @@ def describe_clip(row: dict, settings_json: str) -> dict:
     import pickle
 
     from vidsearch.clips import clip_fingerprint, clip_vectors
+    from vidsearch.embedders.descriptors import load_descriptor
 
     settings = Settings.model_validate_json(settings_json)
     started = time.perf_counter()
@@ -143,7 +144,7 @@ def describe_clip(row: dict, settings_json: str) -> dict:
     try:
         with local_copy(row["path"]) as local:
             vectors = clip_vectors(local, fps=settings.sampling.fps, max_side=settings.sampling.max_side,
-                                   max_seconds=settings.serve.max_clip_s)
+                                   max_seconds=settings.serve.max_clip_s, descriptor=load_descriptor(settings.descriptor))
             row["clip"] = pickle.dumps((vectors, clip_fingerprint(local, vectors.metadata)))
     except MediaError as e:
         row["error"] = str(e)
@@ -164,7 +165,8 @@ class ClipMatcher:
         self.settings = Settings.model_validate_json(settings_json)
         self.k, self.library = k, library
         self.store = cluster_store(self.settings)
-        self.index = LiveCopyIndex(self.store, self.settings.copy_snapshot_path, min_free_mb=self.settings.min_free_mb)
+        self.index = LiveCopyIndex(self.store, self.settings.copy_snapshot_path, min_free_mb=self.settings.min_free_mb,
+                                   dim=self.store.copy_dim)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import pickle

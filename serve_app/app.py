@@ -32,6 +32,7 @@ from vidsearch.access import COOKIE, HEADER, Access
 from vidsearch.config import Settings, load_settings
 from vidsearch.export import OTIO_MEDIA_TYPE, ResultSets
 from vidsearch.filters import SearchFilters
+from vidsearch.embedders.descriptors import DescriptorUnavailable
 from vidsearch.media.probe import MediaError
 from vidsearch.results import StoreStats
 from vidsearch.store.errors import DiskFull, StoreError
@@ -118,6 +119,8 @@ async def _deployment_error(request: Request, exc: RayTaskError) -> JSONResponse
         return JSONResponse(status_code=422, content={"error": str(cause)})
     if isinstance(cause, SemanticUnavailable):
         return JSONResponse(status_code=503, content={"error": str(cause), "capability": "semantic"})
+    if isinstance(cause, DescriptorUnavailable):
+        return JSONResponse(status_code=503, content={"error": str(cause), "capability": "copy descriptor"})
     if isinstance(cause, _UNAVAILABLE):
         return _unavailable(request, cause)
     log.error("request %s failed: %r", request.url.path, cause)

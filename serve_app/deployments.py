@@ -68,11 +68,13 @@ class Embedder:
 
     def describe_clip(self, data: bytes):  # sync: Serve runs it in its thread pool, off the event loop
         from vidsearch.clips import clip_file, clip_vectors
+        from vidsearch.embedders.descriptors import load_descriptor
 
+        descriptor = load_descriptor(self.settings.descriptor)  # a learned one loads on first use, here
         with clip_file(data) as path:
             return clip_vectors(
                 path, fps=self.settings.sampling.fps, max_side=self.settings.sampling.max_side,
-                max_seconds=self.settings.serve.max_clip_s,
+                max_seconds=self.settings.serve.max_clip_s, descriptor=descriptor,
             )
 
 
@@ -92,7 +94,7 @@ class Reranker:
         self.store = cluster_store(self.settings)
         # Loading starts now, so the first clip does not wait for the whole library's vectors.
         self.copy_index = LiveCopyIndex(self.store, self.settings.copy_snapshot_path,
-                                        min_free_mb=self.settings.min_free_mb)
+                                        min_free_mb=self.settings.min_free_mb, dim=self.store.copy_dim)
         from vidsearch.duplicates import GroupCache
 
         self.groups = GroupCache()
@@ -128,6 +130,7 @@ class Reranker:
     def match(self, clip, k: int) -> list[Match]:
         from vidsearch.matching import match_clip
 
+        self.store.check_copy_size(clip.descriptor.dim, self.settings.descriptor.model)
         with self.copy_index.synced() as index:  # with the videos indexed since the last request
             return match_clip(self.store, index, clip, limit=k)
 

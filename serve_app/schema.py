@@ -15,7 +15,7 @@ from vidsearch.store.records import TextState, VideoRecord
 
 class ErrorBody(BaseModel):
     error: str = Field(description="what went wrong, in words a person can act on")
-    capability: str | None = Field(None, description="the capability that is off (503): semantic")
+    capability: str | None = Field(None, description="the capability that is off (503): semantic, copy descriptor")
 
 
 _WHY = {

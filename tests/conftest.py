@@ -132,7 +132,7 @@ def rotate_video(src: Path, dst: Path, degrees: int = 90) -> Path:
 STORE_ENGINES = ["edge", "server-standin"]
 
 
-def open_test_store(engine: str, folder: Path, semantic_dim: int = 8, **qdrant):
+def open_test_store(engine: str, folder: Path, semantic_dim: int = 8, copy_dim: int = 63, **qdrant):
     from qdrant_client import QdrantClient
 
     from vidsearch.config import QdrantSettings
@@ -141,9 +141,9 @@ def open_test_store(engine: str, folder: Path, semantic_dim: int = 8, **qdrant):
 
     settings = QdrantSettings(**qdrant)
     if engine == "edge":
-        return EdgeStore.open(settings, folder, semantic_dim)
+        return EdgeStore.open(settings, folder, semantic_dim, copy_dim=copy_dim)
     folder.mkdir(parents=True, exist_ok=True)
-    return ServerStore(QdrantClient(path=str(folder)), settings, semantic_dim, indexes=False)
+    return ServerStore(QdrantClient(path=str(folder)), settings, semantic_dim, indexes=False, copy_dim=copy_dim)
 
 
 @pytest.fixture(params=STORE_ENGINES)

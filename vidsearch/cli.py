@@ -77,13 +77,14 @@ def _embedded(settings):
         _fail(str(e))
 
 
-def _server(url: str, api_key: str | None, settings, semantic_dim: int, create: bool = True):
+def _server(url: str, api_key: str | None, settings, semantic_dim: int, create: bool = True,
+            copy_dim: int | None = None):
     from vidsearch.store import StoreError
     from vidsearch.store.server import ServerStore
 
     qdrant = settings.qdrant.model_copy(update={"url": url, "api_key": api_key})
     try:
-        return ServerStore.open(qdrant, semantic_dim, create=create)
+        return ServerStore.open(qdrant, semantic_dim, create=create, copy_dim=copy_dim or settings.descriptor.dim)
     except StoreError as e:
         _fail(str(e))
 
@@ -148,7 +149,7 @@ def store_push(
     """Copy the embedded index to a Qdrant server, to move to a cluster without re-indexing."""
     settings = _settings(config, data_dir)
     source = _embedded(settings)
-    target = _server(to, api_key, settings, source.semantic_dim)
+    target = _server(to, api_key, settings, source.semantic_dim, copy_dim=source.copy_dim)
     _copy(source, target, as_json, f"use it with QDRANT_URL={to}")
 
 
@@ -160,7 +161,10 @@ def store_pull(
     """Copy an index from a Qdrant server into the embedded store of this data dir."""
     settings = _settings(config, data_dir)
     source = _server(from_url, api_key, settings, settings.semantic.dim, create=False)
-    settings = settings.model_copy(update={"semantic": settings.semantic.model_copy(update={"dim": source.semantic_dim})})
+    settings = settings.model_copy(update={
+        "semantic": settings.semantic.model_copy(update={"dim": source.semantic_dim}),
+        "descriptor": settings.descriptor.model_copy(update={"dim": source.copy_dim}),
+    })
     try:
         target = _embedded(settings)
     except typer.Exit:

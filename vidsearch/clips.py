@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from vidsearch.crops import SIDES, side_images
-from vidsearch.embedders.copy import DIM, INSET_WINDOWS, copy_descriptor, inset_descriptors
+from vidsearch.embedders.copy import INSET_WINDOWS, inset_images
+from vidsearch.embedders.descriptors import DCT, CopyDescriptor
 from vidsearch.fingerprints import AudioFingerprint, fingerprint_audio
 from vidsearch.media.files import sniff_container
 from vidsearch.media.frames import iter_frames
@@ -21,11 +22,14 @@ from vidsearch.media.probe import MediaError, VideoMetadata, probe
 @dataclass(frozen=True)
 class ClipVectors:
     seconds: np.ndarray  # (m,) float32
-    copy: np.ndarray  # (m, 63) float32
-    insets: np.ndarray  # (len(INSET_WINDOWS), m, 63) float32: where an inset may sit, per frame
+    copy: np.ndarray  # (m, d) float32, d the descriptor's size (63 for the default)
+    insets: np.ndarray  # (len(INSET_WINDOWS), m, d) float32: where an inset may sit, per frame
     metadata: VideoMetadata
-    sides: np.ndarray | None = None  # (len(crops.SIDES), m, 63): the frame less a side an overlay may cover
+    # (len(crops.SIDES), m, d): the frame less a side an overlay may cover; None where the
+    # descriptor cannot map a source's frames to the same window (a learned one)
+    sides: np.ndarray | None = None
     fps: float = 1.0  # the rate `seconds` were sampled at: the index's, so clip and sources align
+    descriptor: CopyDescriptor = DCT  # what described them
 
     @property
     def aspect(self) -> float:
@@ -50,23 +54,35 @@ def clip_file(data: bytes, suffix: str = ".bin") -> Iterator[str]:
             os.unlink(path)
 
 
-def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: float = 600.0) -> ClipVectors:
+def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: float = 600.0,
+                 descriptor: CopyDescriptor = DCT, chunk: int = 16) -> ClipVectors:
+    """A clip's vectors: each sampled frame, its inset windows and (for a linear descriptor) the
+    frame less each side, described `chunk` frames at a time (a learned descriptor runs in batches)."""
     meta = probe(path)
     if meta.duration_s > max_seconds:
         raise MediaError(f"the clip is {meta.duration_s:.0f} s long; clips of at most {max_seconds:.0f} s are matched")
-    seconds, copy, insets, sides = [], [], [], []
+    sides = len(SIDES) if descriptor.linear else 0
+    per_frame = 1 + len(INSET_WINDOWS) + sides
+    seconds, described, images = [], [], []
     for frame in iter_frames(path, meta, fps=fps, max_side=max_side, decoder="pyav"):
         seconds.append(frame.second)
-        copy.append(copy_descriptor(frame.image))
-        insets.append(inset_descriptors(frame.image))
-        sides.append([copy_descriptor(part) for part in side_images(frame.image)])
+        images += [frame.image, *inset_images(frame.image), *(side_images(frame.image) if sides else [])]
+        if len(images) >= chunk * per_frame:
+            described.append(descriptor.describe(images))
+            images = []
+    if images:
+        described.append(descriptor.describe(images))
+    d = descriptor.dim
+    vectors = np.concatenate(described).reshape(len(seconds), per_frame, d) if seconds else np.zeros((0, per_frame, d))
+    vectors = vectors.astype(np.float32).transpose(1, 0, 2)  # (per_frame, m, d)
     return ClipVectors(
         seconds=np.array(seconds, dtype=np.float32),
-        copy=np.array(copy, dtype=np.float32).reshape(len(copy), DIM),
-        insets=np.array(insets, dtype=np.float32).reshape(len(copy), len(INSET_WINDOWS), DIM).transpose(1, 0, 2),
+        copy=np.ascontiguousarray(vectors[0]),
+        insets=np.ascontiguousarray(vectors[1 : 1 + len(INSET_WINDOWS)]),
         metadata=meta,
-        sides=np.array(sides, dtype=np.float32).reshape(len(copy), len(SIDES), DIM).transpose(1, 0, 2),
+        sides=np.ascontiguousarray(vectors[1 + len(INSET_WINDOWS) :]) if sides else None,
         fps=fps,
+        descriptor=descriptor,
     )
 
 

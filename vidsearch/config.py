@@ -78,6 +78,35 @@ class SemanticSettings(BaseModel):
         return self
 
 
+class DescriptorSettings(BaseModel):
+    """The copy vectors clips are matched by (vidsearch.embedders.descriptors)."""
+
+    model: str = Field(
+        "dct", description="dct: the weight-free default; or a learned descriptor: HF model id, local dir, or TorchScript file"
+    )
+    dim: int = Field(63, ge=1, description="vector size; checked against the model when it loads, and against the store")
+    revision: str | None = None
+    device: str = Field("auto", description="learned descriptor: auto, cpu, cuda or cuda:N")
+    image_size: int = Field(288, ge=32, le=1024, description="TorchScript descriptor: square input side")
+    batch_size: int = Field(32, ge=1, le=1024, description="frames described together")
+    # A learned descriptor's cosines read otherwise than the DCT's: fit these on your own corpus
+    # (bench/match_eval.py --fit). They do not apply to dct, whose values are fitted (alignment.py).
+    threshold: float = Field(0.6, gt=0, lt=1, description="learned descriptor: least match score reported")
+    strong: float = Field(0.75, gt=0, lt=1, description="learned descriptor: frame similarity that is evidence of a copy")
+    weak: float = Field(0.3, gt=-1, lt=1, description="learned descriptor: frame similarity that continues a run")
+    vote_floor: float = Field(0.4, gt=-1, lt=1, description="learned descriptor: least similarity that votes for an offset")
+
+    @model_validator(mode="after")
+    def _sized(self) -> DescriptorSettings:
+        from vidsearch.embedders.copy import DIM
+
+        if self.model == "dct" and self.dim != DIM:
+            raise ValueError(f"the dct descriptor makes {DIM}-d vectors: leave dim at {DIM}")
+        if self.model != "dct" and not self.weak < self.strong:
+            raise ValueError("weak must be below strong")
+        return self
+
+
 class SpeechSettings(BaseModel):
     enabled: bool = True
     model: str | None = Field(
@@ -159,6 +188,7 @@ class Settings(BaseSettings):
     scenes: ScenesSettings = ScenesSettings()
     copies: CopiesSettings = CopiesSettings()
     semantic: SemanticSettings = SemanticSettings()
+    descriptor: DescriptorSettings = DescriptorSettings()
     speech: SpeechSettings = SpeechSettings()
     subtitles: SubtitleSettings = SubtitleSettings()
     thumbnails: ThumbnailSettings = ThumbnailSettings()

@@ -266,12 +266,12 @@ class LiveCopyIndex:
     saved to the snapshot in the background, at most once per `save_every_s`."""
 
     def __init__(self, store, snapshot: Path | None = None, save_every_s: float = 60.0, min_free_mb: float = 0,
-                 dim: int = 63):
+                 dim: int | None = None):
         self._store = store
         self._snapshot = snapshot
         self._save_every_s = save_every_s
         self._min_free_mb = min_free_mb
-        self._index = CopyIndex(dim)
+        self._index = CopyIndex(dim if dim is not None else store.copy_dim)
         self._lock = threading.Lock()
         self._saved_at = float("-inf")
         self._unsaved = False

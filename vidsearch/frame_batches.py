@@ -20,7 +20,7 @@ import numpy as np
 
 from vidsearch.config import Settings, first_decoder
 from vidsearch.embedders.copy import DIM as COPY_DIM
-from vidsearch.embedders.copy import copy_descriptor
+from vidsearch.embedders.descriptors import CopyDescriptor, load_descriptor
 from vidsearch.embedders.semantic import prepare_image
 from vidsearch.fingerprints import AudioFingerprint, fingerprint_audio
 from vidsearch.media.dedup import SceneFilter
@@ -82,6 +82,7 @@ def segments(task: VideoTask, fps: float, segment_s: float) -> list[VideoPart]:
 def segment_batches(seg: VideoPart, settings: Settings, image_size: int | None, rows: int = 32) -> Iterator[Batch]:
     """Decode one segment into row batches of at most `rows` frames (bounded memory)."""
     sampling = settings.sampling
+    describer = load_descriptor(settings.descriptor)
     # Scene filtering restarts per segment: at worst one extra semantic vector per segment.
     scenes = SceneFilter(sampling.dedup_max_distance) if sampling.scene_dedup else None
     shots = ShotDetector(seg.metadata.fps or 25.0) if settings.scenes.enabled else None
@@ -105,7 +106,7 @@ def segment_batches(seg: VideoPart, settings: Settings, image_size: int | None, 
                 row = {
                     "frame_index": frame.index,
                     "second": frame.second,
-                    "copy": copy_descriptor(frame.image),
+                    "image": frame.image,  # until the batch is described
                     "thumb": encode_thumbnail(frame.image, settings.thumbnails.max_side, settings.thumbnails.quality),
                     "keep_semantic": scenes.keep(frame.image) if scenes else True,
                 }
@@ -114,7 +115,7 @@ def segment_batches(seg: VideoPart, settings: Settings, image_size: int | None, 
                 pending.append(row)
                 # Hold the last row back: the audio result rides on it.
                 if len(pending) > rows:
-                    yield _batch(seg.video_id, pending[:-1], image_size)
+                    yield _batch(seg.video_id, _described(pending[:-1], describer), image_size, describer.dim)
                     pending = pending[-1:]
             if shots is not None and pending:
                 total = frame_count(seg.metadata, sampling.fps)
@@ -125,23 +126,32 @@ def segment_batches(seg: VideoPart, settings: Settings, image_size: int | None, 
                 pending[-1]["audio"] = fingerprint.status
                 pending[-1]["fingerprint"] = fingerprint.encoded() or ""
     except (MediaError, OSError) as e:
-        yield failure_batch(seg.video_id, str(e), image_size)
+        yield failure_batch(seg.video_id, str(e), image_size, describer.dim)
         return
     if pending:
-        yield _batch(seg.video_id, pending, image_size)
+        yield _batch(seg.video_id, _described(pending, describer), image_size, describer.dim)
 
 
-def failure_batch(video_id: str, reason: str, image_size: int | None) -> Batch:
-    return _batch(video_id, [{"error": reason, "frame_index": -1}], image_size)
+def _described(rows: list[dict], describer: CopyDescriptor) -> list[dict]:
+    """The rows with their copy vectors, described together (a learned descriptor runs in batches),
+    their decoded pictures let go."""
+    vectors = describer.describe([r.pop("image") for r in rows])
+    for row, vector in zip(rows, vectors):
+        row["copy"] = vector
+    return rows
 
 
-def _batch(video_id: str, rows: list[dict], image_size: int | None) -> Batch:
+def failure_batch(video_id: str, reason: str, image_size: int | None, copy_dim: int = COPY_DIM) -> Batch:
+    return _batch(video_id, [{"error": reason, "frame_index": -1}], image_size, copy_dim)
+
+
+def _batch(video_id: str, rows: list[dict], image_size: int | None, copy_dim: int = COPY_DIM) -> Batch:
     n = len(rows)
     batch: Batch = {
         "video_id": np.array([video_id] * n, dtype=object),
         "frame_index": np.array([r["frame_index"] for r in rows], dtype=np.int32),
         "second": np.array([r.get("second", 0.0) for r in rows], dtype=np.float32),
-        "copy": np.stack([r.get("copy", np.zeros(COPY_DIM, np.float32)) for r in rows]),
+        "copy": np.stack([r.get("copy", np.zeros(copy_dim, np.float32)) for r in rows]),
         "thumb": np.array([r.get("thumb", b"") for r in rows], dtype=object),
         "keep_semantic": np.array([r.get("keep_semantic", False) for r in rows], dtype=bool),
         "audio": np.array([r.get("audio", "") for r in rows], dtype=object),

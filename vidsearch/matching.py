@@ -34,8 +34,7 @@ CROP_DISCOUNT = 0.93  # as for insets: 21 windows are as many chances of a chanc
 ZOOM_CANDIDATES = 3  # of the whole picture's best, aligned again through 20 windows each
 # Windows are aligned at the source's speed only: a clip both cut and re-timed is rare, and each
 # window costs as much as a candidate of the whole picture.
-WINDOW_ALIGNMENT = AlignParams(speeds=(1.0,))
-INSET_ALIGNMENT = WINDOW_ALIGNMENT
+WINDOW_SPEEDS = (1.0,)
 CROP_ASPECT = 1.05  # clips at most this wide (width / height) are looked for as vertical cuts
 
 
@@ -53,8 +52,10 @@ def match_clip(store, index, clip: ClipVectors, limit: int = 5, threshold: float
     a zoom or a one-sided cut of its candidates, or as their picture less a side an overlay
     covers (vidsearch.crops).
 
-    `threshold`: the least score reported (alignment.MATCH_THRESHOLD unless given; evaluations
-    lower it to see every score).
+    `threshold`: the least score reported (the clip's descriptor's unless given: for the default,
+    alignment.MATCH_THRESHOLD; evaluations lower it to see every score). A descriptor that is not
+    linear (a learned one, `clip.descriptor`) gets no crop windows, and no mirrored readings where
+    it has no sign mask for them.
     """
     return match_clips(store, index, [clip], limit, threshold)[0]
 
@@ -80,14 +81,13 @@ def _searches(clip: ClipVectors) -> list[tuple[list[np.ndarray], int]]:
     picture and its mirror; each inset window; and, for a clip narrower than its sources, each
     shape of source it may be cut from."""
     from vidsearch.crops import windows_for
-    from vidsearch.embedders.copy import HFLIP
 
     if not len(clip.copy):
         return []
-    probe = spread(clip.copy)
-    searches = [([np.vstack([probe, probe * HFLIP])], PLAIN_CANDIDATES),
+    probe, flip = spread(clip.copy), clip.descriptor.flip
+    searches = [([np.vstack([probe, probe * flip]) if flip is not None else probe], PLAIN_CANDIDATES),
                 ([spread(vectors, INSET_PROBES) for vectors in clip.insets], INSET_CANDIDATES)]
-    if clip.aspect <= CROP_ASPECT:  # landscape cuts of a wider film are zooms of its candidates
+    if clip.aspect <= CROP_ASPECT and clip.descriptor.linear:  # landscape cuts of a wider film are zooms of its candidates
         shapes = windows_for(clip.aspect).values()
         searches.append(([np.vstack([w.probe(spread(clip.copy, CROP_PROBES)) for w in windows]) for windows in shapes],
                          CROP_CANDIDATES))
@@ -97,29 +97,31 @@ def _searches(clip: ClipVectors) -> list[tuple[list[np.ndarray], int]]:
 def _match(store, index, clip: ClipVectors, found: list[list[list[str]]], limit: int, threshold: float | None,
            records: dict) -> list[Match]:
     """A clip's matches, its candidates found (`_searches`' answers, in their order)."""
-    from vidsearch.alignment import MATCH_THRESHOLD, align_candidates
+    from vidsearch.alignment import align_candidates
     from vidsearch.crops import windows_for
-    from vidsearch.embedders.copy import HFLIP
 
-    copy = clip.copy
+    copy, descriptor = clip.copy, clip.descriptor
     if not len(copy):
         return []
     # Every alignment reads the clip's own frame times: sampled at another rate than 1 fps, or
     # starting late, its segments still say where in the clip they are.
-    align = partial(align_candidates, fps=clip.fps, query_seconds=clip.seconds)
+    align = partial(align_candidates, fps=clip.fps, query_seconds=clip.seconds, params=descriptor.params,
+                    null_vectors=descriptor.null_vectors())
     candidates = {}
     plain = {vid: index.frames(vid) for vid in found[0][0]}
     for vid, (source_seconds, vectors) in plain.items():
         candidates[(vid, False)] = (vectors, source_seconds)
-        candidates[(vid, True)] = (vectors * HFLIP, source_seconds)
-    threshold = MATCH_THRESHOLD if threshold is None else threshold
+        if descriptor.flip is not None:
+            candidates[(vid, True)] = (vectors * descriptor.flip, source_seconds)
+    threshold = descriptor.threshold if threshold is None else threshold
     matched = [(vid, flipped, None, None, seg) for (vid, flipped), seg in align(copy, candidates, threshold=threshold)]
+    windowed = replace(descriptor.params, speeds=WINDOW_SPEEDS)
     matched += _inset_matches(align, index, clip.insets, found[1], claimed={vid for vid, *_ in matched},
-                              threshold=threshold)
-    crops = _zoom_matches(align, copy, plain, clip.sides, threshold)
+                              threshold=threshold, params=windowed)
+    crops = _zoom_matches(align, copy, plain, clip.sides, threshold, windowed) if descriptor.linear else []
     if len(found) > 2:
         shapes = list(windows_for(clip.aspect).values())
-        crops += _crop_matches(align, index, copy, shapes, found[2], threshold)
+        crops += _crop_matches(align, index, copy, shapes, found[2], threshold, windowed)
     for crop in sorted(crops, key=lambda c: -c[-1].score):
         # A window that explains the clip better replaces what the whole picture found there.
         beaten = [f for f in matched if f[0] == crop[0] and _overlap(f[-1], crop[-1]) and f[-1].score < crop[-1].score]
@@ -153,7 +155,7 @@ def _best_per_source(aligned, discount: float, describe) -> dict[str, tuple]:
 
 
 def _inset_matches(align, index, insets: np.ndarray, found: list[list[str]], claimed: set[str], threshold: float,
-                   ) -> list[tuple]:
+                   params: AlignParams) -> list[tuple]:
     """The best inset match per source not already found in the whole picture: each window of
     INSET_WINDOWS aligned on its own against its few candidates (`found`), scores discounted."""
     from vidsearch.embedders.copy import INSET_WINDOWS
@@ -165,7 +167,7 @@ def _inset_matches(align, index, insets: np.ndarray, found: list[list[str]], cla
             if vid not in claimed:
                 seconds, source = index.frames(vid)
                 framed[vid, corner] = (source, seconds)
-        aligned = align(vectors, framed, threshold=threshold / INSET_DISCOUNT, params=INSET_ALIGNMENT)
+        aligned = align(vectors, framed, threshold=threshold / INSET_DISCOUNT, params=params)
         for vid, match in _best_per_source(aligned, INSET_DISCOUNT, lambda at: (False, at, None)).items():
             if vid not in best or match[-1].score > best[vid][-1].score:
                 best[vid] = match
@@ -176,7 +178,8 @@ def _overlap(a, b) -> bool:
     return min(a.query_end_s, b.query_end_s) > max(a.query_start_s, b.query_start_s)
 
 
-def _zoom_matches(align, copy: np.ndarray, frames: dict, sides: np.ndarray | None, threshold: float) -> list[tuple]:
+def _zoom_matches(align, copy: np.ndarray, frames: dict, sides: np.ndarray | None, threshold: float,
+                  params: AlignParams) -> list[tuple]:
     """The best match per candidate of the whole picture as a window of it that keeps a
     landscape shape (zoomed in, or cut on one side), and of the picture less the side an overlay
     may cover (`sides`: the clip's own vectors of those parts): the whole picture's candidates
@@ -186,18 +189,19 @@ def _zoom_matches(align, copy: np.ndarray, frames: dict, sides: np.ndarray | Non
     from vidsearch.embedders.copy import HFLIP
 
     best = dict(list(frames.items())[:ZOOM_CANDIDATES])  # the whole picture's, best first
-    found = _window_matches(align, copy, zoom_windows(), best, threshold)
+    found = _window_matches(align, copy, zoom_windows(), best, threshold, params)
     # Mirrored and cropped: the mirrored clip is a window of the source (the windows are
     # symmetric). Rarer, so looked for in the best candidate only.
-    found += _window_matches(align, copy * HFLIP, zoom_windows(), dict(list(best.items())[:1]), threshold, flipped=True)
+    found += _window_matches(align, copy * HFLIP, zoom_windows(), dict(list(best.items())[:1]), threshold, params,
+                             flipped=True)
     # An overlay drags the whole picture's vote down: every candidate is seen less each side.
     for part, window in zip(sides if sides is not None else [], side_windows()):
-        found += _window_matches(align, part, [window], frames, threshold)
+        found += _window_matches(align, part, [window], frames, threshold, params)
     return found
 
 
 def _window_matches(
-    align, copy: np.ndarray, windows: list, frames: dict, threshold: float, flipped: bool = False
+    align, copy: np.ndarray, windows: list, frames: dict, threshold: float, params: AlignParams, flipped: bool = False
 ) -> list[tuple]:
     """Align the clip with each source of `frames` ({vid: (seconds, vectors)}) seen through each
     window; windows that compare the same coefficients are aligned together. The best per source."""
@@ -215,7 +219,7 @@ def _window_matches(
             (vid, i): (windows[i].source(vectors), seconds) for vid, (seconds, vectors) in frames.items() for i in members
         }
         clip = windows[members[0]].clip(copy)
-        aligned = align(clip, framed, threshold=threshold / CROP_DISCOUNT, params=WINDOW_ALIGNMENT)
+        aligned = align(clip, framed, threshold=threshold / CROP_DISCOUNT, params=params)
         for vid, match in _best_per_source(aligned, CROP_DISCOUNT, describe).items():
             if vid not in best or match[-1].score > best[vid][-1].score:
                 best[vid] = match
@@ -223,13 +227,14 @@ def _window_matches(
 
 
 def _crop_matches(align, index, copy: np.ndarray, shapes: list, found: list[list[str]], threshold: float,
-                  ) -> list[tuple]:
+                  params: AlignParams) -> list[tuple]:
     """The best match per source of a clip narrower than its sources as a full-height window of
     them: for each shape of source it may be cut from (`shapes`), the candidates its windows'
     probes found (`found`) are aligned through every window."""
     matched = []
     for windows, candidates in zip(shapes, found):
-        matched += _window_matches(align, copy, windows, {vid: index.frames(vid) for vid in candidates}, threshold)
+        matched += _window_matches(align, copy, windows, {vid: index.frames(vid) for vid in candidates}, threshold,
+                                   params)
     return matched
 
 

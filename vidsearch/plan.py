@@ -50,7 +50,10 @@ def path_exists(path: str) -> bool:
     return fs.exists(base)
 
 
-def make_plan(inspected: list[Inspected], store, semantic_model: str | None, fps: float, scenes: bool = False) -> Plan:
+def make_plan(inspected: list[Inspected], store, semantic_model: str | None, fps: float, scenes: bool = False,
+              copy_version: str = COPY_VERSION) -> Plan:
+    """What an index run does with each inspected file; `copy_version`: the copy descriptor's
+    (embedders.descriptors.descriptor_version), which every complete video must have been described with."""
     plan = Plan()
     claimed: dict[str, str] = {}  # video_id -> path that holds it in this run
     for item in inspected:
@@ -67,7 +70,7 @@ def make_plan(inspected: list[Inspected], store, semantic_model: str | None, fps
             continue
         claimed[vid] = item.path
         existing = store.get_video(vid)
-        if existing and _is_done(existing, semantic_model, fps, scenes):
+        if existing and _is_done(existing, semantic_model, fps, scenes, copy_version):
             if existing.path == item.path:
                 plan.skipped.append((item.path, "unchanged"))
             elif not path_exists(existing.path):
@@ -85,21 +88,22 @@ def make_plan(inspected: list[Inspected], store, semantic_model: str | None, fps
                 status="indexing",
                 metadata=item.metadata,
                 sampling_fps=fps,
-                copy_descriptor=COPY_VERSION,
+                copy_descriptor=copy_version,
             )
         )
         plan.to_index.append(VideoTask(vid, item.path, item.metadata))
     return plan
 
 
-def _is_done(record: VideoRecord, semantic_model: str | None, fps: float, scenes: bool = False) -> bool:
+def _is_done(record: VideoRecord, semantic_model: str | None, fps: float, scenes: bool = False,
+             copy_version: str = COPY_VERSION) -> bool:
     # A video indexed while the model was missing gets its semantic vectors once the model is here;
     # one whose copy vectors an older descriptor made gets them made again; one sampled at another
     # rate is sampled again, so that clips (read at the current rate) and sources align; one
     # indexed without shot detection is decoded again for its scenes once they are on.
     return (
         record.status == "complete"
-        and record.copy_descriptor == COPY_VERSION
+        and record.copy_descriptor == copy_version
         and (record.sampling_fps or 1.0) == fps
         and (semantic_model is None or record.semantic_model == semantic_model)
         and (not scenes or record.scenes is not None)

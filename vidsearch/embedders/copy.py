@@ -183,22 +183,26 @@ INSET_WINDOWS = tuple((corner, aspect) for corner in CORNERS for aspect in INSET
 
 
 def inset_descriptors(image: np.ndarray, margin: float = 0.05) -> np.ndarray:
-    """Copy vectors of the inset windows of a frame (len(INSET_WINDOWS) x DIM). Each corner window
-    loses `margin` on every side: insets sit a little off the frame's edge, and a strip of the
-    picture around them would weigh more in the descriptor than the inset's own thin rim does."""
+    """Copy vectors of the inset windows of a frame (len(INSET_WINDOWS) x DIM)."""
+    return copy_descriptors(inset_images(image, margin))
+
+
+def inset_images(image: np.ndarray, margin: float = 0.05) -> list[np.ndarray]:
+    """The inset windows of a frame, in INSET_WINDOWS' order. Each corner window loses `margin`
+    on every side: insets sit a little off the frame's edge, and a strip of the picture around
+    them would weigh more in the descriptor than the inset's own thin rim does."""
     h, w = image.shape[:2]
-    out = np.empty((len(INSET_WINDOWS), DIM), dtype=np.float32)
-    for i, (where, aspect) in enumerate(INSET_WINDOWS):
+    out = []
+    for where, aspect in INSET_WINDOWS:
         if aspect is None:  # a half, edge to edge
             top, height = (h - h // 2, h // 2) if where == "bottom" else (0, h // 2 if where == "top" else h)
             left, width = (w - w // 2, w // 2) if where == "right" else (0, w // 2 if where == "left" else w)
-            out[i] = copy_descriptor(np.ascontiguousarray(image[top : top + height, left : left + width]))
+            out.append(np.ascontiguousarray(image[top : top + height, left : left + width]))
             continue
         width = w // 2
         height = min(h, max(2, round(width / aspect)))
         top = 0 if where.startswith("top") else h - height
         left = 0 if where.endswith("left") else w - width
         dy, dx = int(margin * height), int(margin * width)
-        window = image[top + dy : top + height - dy, left + dx : left + width - dx]
-        out[i] = copy_descriptor(np.ascontiguousarray(window))
+        out.append(np.ascontiguousarray(image[top + dy : top + height - dy, left + dx : left + width - dx]))
     return out

@@ -26,12 +26,13 @@ class ModelUnavailable(RuntimeError):
     """The semantic model's weights cannot be found or fetched; the message says how to provide them."""
 
 
-def resolve_model(model: str, revision: str | None = None) -> Path:
-    """A local directory holding `model`: the directory itself, the HF cache, or a fresh download."""
+def resolve_model(model: str, revision: str | None = None, kind: str = "semantic model") -> Path:
+    """A local directory holding `model`: the directory itself, the HF cache, or a fresh download.
+    `kind` names what the model is for in the errors (the semantic model, a copy descriptor)."""
     local = Path(model).expanduser()
     if local.is_dir():
         if not (local / "config.json").exists():
-            raise ModelUnavailable(f"semantic model directory {local} has no config.json")
+            raise ModelUnavailable(f"{kind} directory {local} has no config.json")
         return local
     from huggingface_hub import snapshot_download
 
@@ -44,15 +45,22 @@ def resolve_model(model: str, revision: str | None = None) -> Path:
     except Exception:
         pass  # not cached: try the hub unless told to stay offline
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
-        raise ModelUnavailable(_missing(model, "it is not in the HF cache and HF_HUB_OFFLINE is set"))
+        raise ModelUnavailable(_missing(model, "it is not in the HF cache and HF_HUB_OFFLINE is set", kind))
     try:
         return Path(snapshot_download(model, revision=revision, allow_patterns=_WEIGHT_PATTERNS))
     except Exception as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelUnavailable(_missing(model, f"it is not cached and could not be downloaded ({reason})")) from None
+        raise ModelUnavailable(_missing(model, f"it is not cached and could not be downloaded ({reason})", kind)) from None
 
 
-def _missing(model: str, why: str) -> str:
+def _missing(model: str, why: str, kind: str = "semantic model") -> str:
+    if kind != "semantic model":
+        return (
+            f"{kind} '{model}' is unavailable: {why}. Provide it by running `huggingface-cli download {model}` "
+            f"where the hub is reachable and copying the HF cache (~/.cache/huggingface, or $HF_HOME) here, or set "
+            f"VIDSEARCH_DESCRIPTOR__MODEL to a local directory saved with save_pretrained or to a TorchScript file; "
+            f"`dct` (the default) needs no weights."
+        )
     return (
         f"semantic model '{model}' is unavailable: {why}. Searching the picture by text or image "
         f"needs it; search of what is said and subtitled, clip matching, audio fingerprints and "

@@ -80,7 +80,7 @@ class CopyPage:
     video_ids: list[str]  # the distinct videos of this page
     owner: np.ndarray  # (n,) int32, position in video_ids of each row
     seconds: np.ndarray  # (n,) float32
-    vectors: np.ndarray  # (n, COPY_DIM) float32
+    vectors: np.ndarray  # (n, copy_dim) float32
     next_offset: str | None  # None: the scan is done
 
 
@@ -114,8 +114,9 @@ class VideoStore(ABC):
     # hits could not change their order. Not where an operator quantised the collection.
     exact_scores: bool = True
 
-    def __init__(self, semantic_dim: int):
+    def __init__(self, semantic_dim: int, copy_dim: int = COPY_DIM):
         self.semantic_dim = semantic_dim
+        self.copy_dim = copy_dim  # the copy descriptor's (embedders.descriptors): 63 for the default
 
     # -- primitives, one per engine ---------------------------------------------------------------
 
@@ -172,6 +173,14 @@ class VideoStore(ABC):
                 f"the store holds {self.semantic_dim}-d semantic vectors but '{model}' gives {size}-d "
                 f"ones: use another data dir (or qdrant.frames_collection) for this model, or the "
                 f"model the store was built with"
+            )
+
+    def check_copy_size(self, size: int, descriptor: str) -> None:
+        if size != self.copy_dim:
+            raise StoreError(
+                f"the store holds {self.copy_dim}-d copy vectors but the copy descriptor '{descriptor}' gives "
+                f"{size}-d ones: use another data dir (or qdrant.frames_collection) for this descriptor, or the "
+                f"descriptor the store was built with (descriptor.model)"
             )
 
     # -- videos -----------------------------------------------------------------------------------
@@ -267,7 +276,7 @@ class VideoStore(ABC):
         hits = [FrameHit.from_point(p) for p in found]
         if not with_vectors:
             return hits, None
-        size = self.semantic_dim if using == "semantic" else COPY_DIM
+        size = self.semantic_dim if using == "semantic" else self.copy_dim
         return hits, np.array([p.vectors[using] for p in found], dtype=np.float32).reshape(len(found), size)
 
     def frame_vectors(self, video_id: str, using: str = "copy") -> tuple[np.ndarray, np.ndarray]:
@@ -294,7 +303,7 @@ class VideoStore(ABC):
             video_ids=list(positions),
             owner=owner,
             seconds=np.array([p.payload["second"] for p in points], dtype=np.float32),
-            vectors=np.array([p.vectors["copy"] for p in points], dtype=np.float32).reshape(len(points), COPY_DIM),
+            vectors=np.array([p.vectors["copy"] for p in points], dtype=np.float32).reshape(len(points), self.copy_dim),
             next_offset=next_offset,
         )
 

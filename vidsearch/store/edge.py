@@ -62,7 +62,7 @@ _SCHEMA = {
 }
 
 
-def frames_config(semantic_dim: int, segments: int = 8) -> qe.EdgeConfig:
+def frames_config(semantic_dim: int, segments: int = 8, copy_dim: int = COPY_DIM) -> qe.EdgeConfig:
     return qe.EdgeConfig(
         vectors={
             # No quantisation: loading int8 vectors took ~1 s per 30,000 frames at every open.
@@ -74,7 +74,7 @@ def frames_config(semantic_dim: int, segments: int = 8) -> qe.EdgeConfig:
             ),
             # Read only by whole-video scans (the Reranker's copy index), so they stay on disk.
             "copy": qe.EdgeVectorParams(
-                size=COPY_DIM,
+                size=copy_dim,
                 distance=qe.Distance.Cosine,
                 memory=qe.Memory.Cold,
                 hnsw_config=qe.HnswIndexConfig(m=0, ef_construct=64, full_scan_threshold=10000),
@@ -107,8 +107,8 @@ class EdgeStore(VideoStore):
     engine = "edge"
 
     def __init__(self, shards: dict[str, qe.EdgeShard], semantic_dim: int, root: Path, lock: int, search_ef: int = 256,
-                 min_free_mb: float = 0):
-        super().__init__(semantic_dim)
+                 min_free_mb: float = 0, copy_dim: int = COPY_DIM):
+        super().__init__(semantic_dim, copy_dim)
         self.root = root
         self.min_free_mb = min_free_mb
         self._search = qe.SearchParams(hnsw_ef=search_ef)
@@ -119,9 +119,10 @@ class EdgeStore(VideoStore):
         self._warming = threading.Thread()
 
     @classmethod
-    def open(cls, settings: QdrantSettings, root: Path, semantic_dim: int, min_free_mb: float = 0) -> EdgeStore:
-        """Open the shards under `root`, creating them sized for `semantic_dim` when new; an
-        existing store keeps the size it was created with. Bulk writes stop while `min_free_mb`
+    def open(cls, settings: QdrantSettings, root: Path, semantic_dim: int, min_free_mb: float = 0,
+             copy_dim: int = COPY_DIM) -> EdgeStore:
+        """Open the shards under `root`, creating them sized for `semantic_dim` and `copy_dim` when
+        new; an existing store keeps the sizes it was created with. Bulk writes stop while `min_free_mb`
         are left on its disk."""
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -133,6 +134,7 @@ class EdgeStore(VideoStore):
             try:
                 meta = json.loads(meta_file.read_text())
                 semantic_dim, version = int(meta["semantic_dim"]), meta.get("format")
+                copy_dim = int(meta.get("copy_dim", COPY_DIM))  # stores made before learned descriptors
             except (OSError, ValueError, TypeError, KeyError):
                 raise StoreError(
                     f"{meta_file} is not a vidsearch store's description: is {root.parent} another "
@@ -145,7 +147,7 @@ class EdgeStore(VideoStore):
         try:
             # A store written before text was indexed gets its texts shard here.
             for kind, name, config in (
-                ("frames", settings.frames_collection, frames_config(semantic_dim, settings.edge_segments)),
+                ("frames", settings.frames_collection, frames_config(semantic_dim, settings.edge_segments, copy_dim)),
                 ("videos", settings.videos_collection, videos_config()),
                 ("texts", settings.texts_collection, texts_config()),
             ):
@@ -156,8 +158,8 @@ class EdgeStore(VideoStore):
             os.close(lock)
             raise
         if not meta_file.exists():
-            meta_file.write_text(json.dumps({"format": FORMAT, "semantic_dim": semantic_dim}))
-        store = cls(shards, semantic_dim, root, lock, settings.search_ef, min_free_mb)
+            meta_file.write_text(json.dumps({"format": FORMAT, "semantic_dim": semantic_dim, "copy_dim": copy_dim}))
+        store = cls(shards, semantic_dim, root, lock, settings.search_ef, min_free_mb, copy_dim)
         store._ensure_indexes()
         store._warming = threading.Thread(target=_warm, args=(root / settings.frames_collection,), daemon=True)
         store._warming.start()

@@ -31,11 +31,13 @@ def copy_store(source: VideoStore, target: VideoStore, progress: bool = False) -
     """Every video record, frame and text point of `source` into `target`; then check the counts."""
     from tqdm import tqdm
 
-    if source.semantic_dim != target.semantic_dim:
-        raise StoreError(
-            f"the source holds {source.semantic_dim}-d semantic vectors and the target "
-            f"{target.semantic_dim}-d ones: copy into an empty target sized for the source"
-        )
+    for what, have, into in (("semantic", source.semantic_dim, target.semantic_dim),
+                             ("copy", source.copy_dim, target.copy_dim)):
+        if have != into:
+            raise StoreError(
+                f"the source holds {have}-d {what} vectors and the target {into}-d ones: copy into an "
+                f"empty target sized for the source"
+            )
     summary = CopySummary()
     expected = source.count_frames()
     with tqdm(total=expected, unit="frame", disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
@@ -86,7 +88,7 @@ def migrate_local(settings: Settings, progress: bool | None = None) -> CopySumma
     partial = settings.edge_path.with_name(settings.edge_path.name + ".migrating")
     shutil.rmtree(partial, ignore_errors=True)  # what an interrupted migration left
     try:
-        target = EdgeStore.open(settings.qdrant, partial, source.semantic_dim, settings.min_free_mb)
+        target = EdgeStore.open(settings.qdrant, partial, source.semantic_dim, settings.min_free_mb, source.copy_dim)
         try:
             summary = copy_store(source, target, progress=sys.stderr.isatty() if progress is None else progress)
         finally:

@@ -22,10 +22,11 @@ def open_store(settings: Settings, qdrant: QdrantSettings | None = None) -> Vide
     if qdrant.url:
         from vidsearch.store.server import ServerStore
 
-        return ServerStore.open(qdrant, settings.semantic.dim)
+        return ServerStore.open(qdrant, settings.semantic.dim, copy_dim=settings.descriptor.dim)
     from vidsearch.store.edge import EdgeStore
     from vidsearch.store.migrate import needs_migration, migrate_local
 
     if needs_migration(settings):
         migrate_local(settings)
-    return EdgeStore.open(qdrant, settings.edge_path, settings.semantic.dim, settings.min_free_mb)
+    return EdgeStore.open(qdrant, settings.edge_path, settings.semantic.dim, settings.min_free_mb,
+                          settings.descriptor.dim)

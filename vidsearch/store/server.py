@@ -31,8 +31,9 @@ _SCHEMA = {
 class ServerStore(VideoStore):
     engine = "server"
 
-    def __init__(self, client: QdrantClient, settings: QdrantSettings, semantic_dim: int, indexes: bool = True):
-        super().__init__(semantic_dim)
+    def __init__(self, client: QdrantClient, settings: QdrantSettings, semantic_dim: int, indexes: bool = True,
+                 copy_dim: int = COPY_DIM):
+        super().__init__(semantic_dim, copy_dim)
         self.client = client
         self._search = models.SearchParams(hnsw_ef=settings.search_ef)
         self._names = {
@@ -43,7 +44,8 @@ class ServerStore(VideoStore):
         self._ensure_collections(indexes)
 
     @classmethod
-    def open(cls, settings: QdrantSettings, semantic_dim: int, create: bool = True) -> ServerStore:
+    def open(cls, settings: QdrantSettings, semantic_dim: int, create: bool = True, copy_dim: int = COPY_DIM,
+             ) -> ServerStore:
         """Connect to the server at `settings.url`; `create=False` for a store that must be there."""
         # The reachability check below replaces the client's version probe, which only warns.
         client = QdrantClient(
@@ -58,7 +60,7 @@ class ServerStore(VideoStore):
             ) from None
         if not create and not client.collection_exists(settings.frames_collection):
             raise StoreError(f"{settings.url} holds no vidsearch index (collection {settings.frames_collection})")
-        return cls(client, settings, semantic_dim)
+        return cls(client, settings, semantic_dim, copy_dim=copy_dim)
 
     def close(self) -> None:
         self.client.close()
@@ -70,7 +72,7 @@ class ServerStore(VideoStore):
             self._create(frames, {
                 "semantic": models.VectorParams(size=self.semantic_dim, distance=models.Distance.COSINE),
                 "copy": models.VectorParams(
-                    size=COPY_DIM, distance=models.Distance.COSINE, hnsw_config=models.HnswConfigDiff(m=0)
+                    size=self.copy_dim, distance=models.Distance.COSINE, hnsw_config=models.HnswConfigDiff(m=0)
                 ),
             })
         else:
@@ -78,6 +80,7 @@ class ServerStore(VideoStore):
             config = self.client.get_collection(frames).config
             semantic = config.params.vectors["semantic"]
             self.semantic_dim = semantic.size
+            self.copy_dim = config.params.vectors["copy"].size
             # Quantised (by its operator: vidsearch creates none), scores may come from the codes.
             self.exact_scores = config.quantization_config is None and semantic.quantization_config is None
         if not self.client.collection_exists(videos):

@@ -1,0 +1,151 @@
+"""The hook for a learned copy descriptor (vidsearch.embedders.descriptors), through the code a
+library uses: weights loaded from a TorchScript file (SSCD's form) or a transformers directory,
+a library indexed with them (the store sized for them, each record naming them), clips matched
+by them, and clear errors where they are missing or do not fit the store.
+
+No learned copy descriptor's weights can be had here: the TorchScript model is a stand-in network
+with known behaviour (an 8x8 grey thumbnail less its mean), and the transformers one a tiny
+randomly initialised ViT. Neither is a descriptor worth matching with; the plumbing is what is
+tested."""
+
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from batch_jobs.index_videos import IndexSummary, apply_plan, make_writer, summarise, write_all
+from batch_jobs.stages import inspect_file
+from tests.conftest import open_test_store
+from vidsearch.clips import clip_vectors
+from vidsearch.config import DescriptorSettings, Settings
+from vidsearch.copy_index import CopyIndex
+from vidsearch.embedders.descriptors import DCT, DescriptorUnavailable, descriptor_version, load_descriptor
+from vidsearch.frame_batches import segment_batches, segments
+from vidsearch.matching import match_clip
+from vidsearch.media.probe import VideoMetadata
+from vidsearch.media.thumbnails import ThumbnailStore
+from vidsearch.plan import Inspected, make_plan
+from vidsearch.store import StoreError
+
+DIM = 64
+
+
+class Thumbnail(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        small = torch.nn.functional.adaptive_avg_pool2d(x.mean(dim=1, keepdim=True), 8).flatten(1)
+        return small - small.mean(dim=1, keepdim=True)
+
+
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory):
+    path = tmp_path_factory.mktemp("descriptor") / "thumbnail.pt"
+    torch.jit.script(Thumbnail()).save(str(path))
+    return path
+
+
+def frames(n: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 255, (90, 160, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def test_a_torchscript_descriptor_describes_frames_as_unit_vectors(scripted):
+    settings = DescriptorSettings(model=str(scripted), dim=DIM, image_size=64)
+    d = load_descriptor(settings)
+    vectors = d.describe(frames(5))
+    assert vectors.shape == (5, DIM) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(d.describe(frames(5)), vectors)  # deterministic
+    # Not linear in a low-passed picture: matching must not map its vectors through crop windows.
+    assert not d.linear and d.flip is None
+    assert d.version == descriptor_version(settings) != DCT.version
+    assert load_descriptor(settings) is d  # loaded once per process
+
+
+def test_a_descriptor_of_another_size_is_refused_with_its_size(scripted):
+    with pytest.raises(DescriptorUnavailable, match=f"gives {DIM}-d vectors.*descriptor.dim to {DIM}"):
+        load_descriptor(DescriptorSettings(model=str(scripted), dim=512, image_size=64))
+
+
+def test_a_transformers_descriptor_loads_like_the_semantic_model(tmp_path):
+    from transformers import ViTConfig, ViTImageProcessor, ViTModel
+
+    config = ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
+                       image_size=32, patch_size=8)
+    torch.manual_seed(0)
+    ViTModel(config).save_pretrained(tmp_path)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(tmp_path)
+    d = load_descriptor(DescriptorSettings(model=str(tmp_path), dim=32))
+    vectors = d.describe(frames(3))
+    assert vectors.shape == (3, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert d.size == 32  # the processor's input size, not the TorchScript default
+
+
+def test_missing_weights_name_the_model_and_the_weight_free_default(offline_hub):
+    with pytest.raises(DescriptorUnavailable) as e:
+        load_descriptor(DescriptorSettings(model="someone/sscd-like", dim=512))
+    assert "someone/sscd-like" in str(e.value) and "`dct`" in str(e.value)
+
+
+def test_dct_takes_no_other_size():
+    with pytest.raises(ValueError, match="63-d"):
+        DescriptorSettings(dim=512)
+
+
+def index(paths, store, settings: Settings):
+    rows = [inspect_file({"path": str(p), "size_bytes": p.stat().st_size}) for p in paths]
+    inspected = [Inspected(r["path"], r["size_bytes"], r["checksum"], VideoMetadata.model_validate_json(r["metadata"]))
+                 for r in rows]
+    plan = make_plan(inspected, store, None, settings.sampling.fps, copy_version=descriptor_version(settings.descriptor))
+    thumbnails = ThumbnailStore(settings.thumbnails_dir, settings.sampling.fps)
+    summary = IndexSummary()
+    apply_plan(plan, store, thumbnails, summary)
+    writer = make_writer(plan, store, thumbnails, settings, None)
+    parts = [p for task in plan.to_index for p in segments(task, settings.sampling.fps, settings.sampling.segment_s)]
+    write_all((b for part in parts for b in segment_batches(part, settings, None)), writer)
+    summarise(plan, writer, summary)
+    return inspected
+
+
+@pytest.mark.parametrize("engine", ["edge", "server-standin"])
+def test_a_library_described_by_a_learned_descriptor_matches_its_clips(engine, scripted, video_factory, tmp_path):
+    settings = Settings(data_dir=tmp_path, descriptor={"model": str(scripted), "dim": DIM, "image_size": 64},
+                        scenes={"enabled": False}, copies={"enabled": False})
+    life = video_factory("learned-life.mp4", seconds=20, source="life", audio=False)
+    other = video_factory("learned-testsrc.mp4", seconds=20, source="testsrc2", audio=False)
+    store = open_test_store(engine, tmp_path / "store", copy_dim=DIM)
+    try:
+        inspected = index([life, other], store, settings)
+        records = {r.path: r for r in store.list_videos()}
+        assert {r.copy_descriptor for r in records.values()} == {descriptor_version(settings.descriptor)}
+        assert store.copy_dim == DIM
+        assert make_plan(inspected, store, None, 1.0, copy_version=descriptor_version(settings.descriptor)).to_index == []
+        # Under the weight-free default the library is stale: every video is described again.
+        assert len(make_plan(inspected, store, None, 1.0).to_index) == 2
+        library = CopyIndex(store.copy_dim)
+        library.sync(store)
+
+        clip = tmp_path / "clip.mp4"  # 8 s from 6 s in, at half size, re-encoded
+        subprocess.run(["ffmpeg", "-v", "error", "-ss", "6", "-t", "8", "-i", str(life), "-vf", "scale=160:-2",
+                        "-c:v", "libx264", "-crf", "30", str(clip)], check=True)
+        vectors = clip_vectors(str(clip), descriptor=load_descriptor(settings.descriptor))
+        assert vectors.copy.shape[1] == DIM and vectors.sides is None  # no source-side windows to compare
+        matches = match_clip(store, library, vectors)
+        assert matches and matches[0].video_id == records[str(life)].video_id, matches
+        best = matches[0]
+        assert best.source_start_s - best.query_start_s == pytest.approx(6.0, abs=1.0)
+        assert not best.flipped
+    finally:
+        store.close()
+
+
+def test_a_store_keeps_the_copy_size_it_was_made_with(tmp_path):
+    store = open_test_store("edge", tmp_path / "store")
+    store.close()
+    store = open_test_store("edge", tmp_path / "store", copy_dim=DIM)  # reopened for another descriptor
+    try:
+        assert store.copy_dim == 63
+        with pytest.raises(StoreError, match=f"63-d copy vectors.*'sscd' gives {DIM}-d"):
+            store.check_copy_size(DIM, "sscd")
+    finally:
+        store.close()
