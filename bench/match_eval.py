@@ -145,12 +145,13 @@ class Outcome:
     clip: str = ""
 
 
-def evaluate(store, index, query: Query, fps: float) -> Outcome:
+def evaluate(store, index, query: Query, fps: float, descriptor=None) -> Outcome:
     from vidsearch.clips import clip_fingerprint, clip_vectors
+    from vidsearch.embedders.descriptors import DCT
     from vidsearch.matching import match_clip, verify_audio
 
     started = time.perf_counter()
-    clip = clip_vectors(str(query.file), fps=fps)
+    clip = clip_vectors(str(query.file), fps=fps, descriptor=descriptor or DCT)
     audio = clip_fingerprint(str(query.file), clip.metadata)
     decoded = time.perf_counter()
     matches = match_clip(store, index, clip, limit=5, threshold=FLOOR)
@@ -420,6 +421,7 @@ def run_corpus(args: argparse.Namespace, edits: list[Edit]) -> tuple[list[Outcom
     from batch_jobs.index_videos import run_index
     from vidsearch.config import Settings
     from vidsearch.copy_index import CopyIndex
+    from vidsearch.embedders.descriptors import load_descriptor
     from vidsearch.store import open_store
 
     videos = sorted(p for p in args.videos.iterdir() if p.is_file())
@@ -464,9 +466,12 @@ def run_corpus(args: argparse.Namespace, edits: list[Edit]) -> tuple[list[Outcom
             AUDIBLE,
         )
         print(f"cut {len(queries)} query clips in {time.perf_counter() - started:.0f} s")
-        index = CopyIndex()
+        # VIDSEARCH_DESCRIPTOR__MODEL (and __DIM) evaluate a learned descriptor: fit its threshold
+        # with --fit on one corpus and read it on the other, as the default's was.
+        descriptor = load_descriptor(settings.descriptor)
+        index = CopyIndex(store.copy_dim)
         index.sync(store)
-        outcomes = [evaluate(store, index, q, settings.sampling.fps) for q in queries]
+        outcomes = [evaluate(store, index, q, settings.sampling.fps, descriptor) for q in queries]
         store.close()
     corpus = {
         "corpus": str(args.videos.resolve()),

@@ -55,7 +55,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -104,6 +104,12 @@ class AlignParams:
     length_prior: float = 1.0  # frames; the length factor is L / (L + length_prior)
     null_sim: float = 0.95  # a query frame this close to a null vector carries no information
     max_merge_gap: int = 5  # unrecognised frames bridged between two runs on one diagonal
+    # A frame that another line explains strongly, and better by this much, ends a run: so a line
+    # that loosely follows a looped clip through its jumps gives way to each repetition's own.
+    contest: float = 0.15
+    # A stretch of a source already found, seen again elsewhere in the clip (a loop, a replay),
+    # counts at this share of the threshold: its source is no longer a chance of the search.
+    repeat_share: float = 0.85
 
 
 DEFAULT_PARAMS = AlignParams()
@@ -300,21 +306,40 @@ def _best_run(
     taken: np.ndarray,
     threshold: float,
     params: AlignParams,
+    accept=None,
 ) -> _Run | None:
-    """The run that explains most of the free query frames among those scoring >= threshold.
+    """The run that explains most of the free query frames among those scoring >= threshold
+    (and that `accept`, if given, takes).
 
     Ranking by evidence rather than by mean similarity matters where the clip holds a still
     stretch: a still picture matches every diagonal through the source's same still stretch
-    at about 1.0, and only the true diagonal also explains the moving frames around it.
+    at about 1.0, and only the true diagonal also explains the moving frames around it. A frame
+    that another line explains strongly, and better by `contest`, ends this one's run.
     """
+    if not diagonals:
+        return None
+    free = [np.where(taken, np.nan, diag.sims) for _, diag in diagonals]
+    lead = np.fmax.reduce(free, axis=0)  # per frame, the best any line gives (NaN where none)
+    contested = lead >= params.strong  # only strong evidence elsewhere takes a frame from a line
     best: _Run | None = None
-    for key, diag in diagonals:
-        sims = np.where(taken, np.nan, diag.sims)
+    for (key, diag), sims in zip(diagonals, free):
+        sims = np.where(contested & (sims < lead - params.contest), np.nan, sims)  # the run ends there
         for first, last in find_runs(sims, informative, params):
-            run = _make_run(key, diag, first, last, informative, params)
-            if run.score >= threshold and (best is None or _weight(run, params) > _weight(best, params)):
-                best = run
+            run = _make_run(key, replace(diag, sims=sims), first, last, informative, params)
+            if run.score >= threshold and (accept is None or accept(run)) and (
+                best is None or _weight(run, params) > _weight(best, params)
+            ):
+                best = replace(run, diagonal=diag)
     return best
+
+
+def _repeats(run: _Run, of: _Run) -> bool:
+    """Whether `run` shows mostly source frames that `of` showed: the same stretch, elsewhere in the clip."""
+    if run.key != of.key:
+        return False
+    span = run.diagonal.source_index[run.first : run.last + 1]
+    lo, hi = of.diagonal.source_index[of.first], of.diagonal.source_index[of.last]
+    return np.mean((span >= lo - 1) & (span <= hi + 1)) >= 0.5
 
 
 def _weight(run: _Run, params: AlignParams) -> float:
@@ -363,6 +388,13 @@ def resolve(
     taken = np.zeros(len(informative), dtype=bool)
     chosen: list[_Run] = []
     while (best := _best_run(diagonals, informative, taken, threshold, params)) is not None:
+        chosen.append(best)
+        taken[best.first : best.last + 1] = True
+    # Then the stretches found, again: each at another place of the clip (a loop, a replay).
+    found = list(chosen)
+    again = [(key, d) for key, d in diagonals if any(r.key == key for r in found)]
+    while (best := _best_run(again, informative, taken, threshold * params.repeat_share, params,
+                             accept=lambda run: any(_repeats(run, r) for r in found))) is not None:
         chosen.append(best)
         taken[best.first : best.last + 1] = True
     merged = _merge_collinear(chosen, informative, threshold, params)

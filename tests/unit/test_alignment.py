@@ -165,6 +165,22 @@ def test_two_pieces_of_one_source_give_two_segments(shared_videos, work, library
     assert abs(second.source_start_s - (40.3 + second.query_start_s - 7)) <= 1
 
 
+@pytest.mark.parametrize("name, start", [(TEARS, 31.0), (TEARS, 52.0)])
+def test_a_short_loop_gives_each_repetition_its_segment(shared_videos, work, library, name, start):
+    # 4 s played three times over: each repetition is a segment of the same source stretch, not one
+    # line loosely following the clip through its jumps.
+    src = next(shared_videos.glob(f"{name}.*"))
+    piece = cut(src, work / f"piece-{name}.mp4", start, 4)
+    loop = work / f"loop-{name}.mp4"
+    ffmpeg("-stream_loop", "2", "-i", str(piece), *X264, str(loop))
+    query, _ = vectors(loop)
+    found = sorted((s for v, s in align_candidates(query, library) if v == name), key=lambda s: s.query_start_s)
+    assert len(found) == 3, found
+    for k, segment in enumerate(found):
+        assert abs(segment.query_start_s - 4 * k) <= 1 and abs(segment.query_end_s - 4 * (k + 1)) <= 1, found
+        assert abs(segment.source_start_s - (start + segment.query_start_s - 4 * k)) <= 1, found
+
+
 @pytest.mark.parametrize(
     "name, start, seconds",
     [
