@@ -11,12 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from vidsearch.crops import SIDES, side_images
+from vidsearch.media import insets as boxes_in
 from vidsearch.embedders.copy import INSET_WINDOWS, inset_images
 from vidsearch.embedders.descriptors import DCT, CopyDescriptor
 from vidsearch.fingerprints import AudioFingerprint, fingerprint_audio
 from vidsearch.media.files import sniff_container
 from vidsearch.media.frames import iter_frames
 from vidsearch.media.probe import MediaError, VideoMetadata, probe
+from vidsearch.results import Crop
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,10 @@ class ClipVectors:
     sides: np.ndarray | None = None
     fps: float = 1.0  # the rate `seconds` were sampled at: the index's, so clip and sources align
     descriptor: CopyDescriptor = DCT  # what described them
+    # Pictures found inside the clip's picture (media.insets), as fractions of it, and the vectors
+    # of each: (len(boxes), m, d)
+    boxes: tuple[Crop, ...] = ()
+    box_vectors: np.ndarray | None = None
 
     @property
     def aspect(self) -> float:
@@ -62,27 +68,51 @@ def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: 
     if meta.duration_s > max_seconds:
         raise MediaError(f"the clip is {meta.duration_s:.0f} s long; clips of at most {max_seconds:.0f} s are matched")
     sides = len(SIDES) if descriptor.linear else 0
-    per_frame = 1 + len(INSET_WINDOWS) + sides
     seconds, described, images = [], [], []
+    first: list[np.ndarray] = []  # the frames the boxes are found from, held until they are
+    boxes: list[tuple[int, int, int, int]] | None = None
+    h = w = 1  # the decoded frames' size, which boxes are found in
+
+    def add(image: np.ndarray) -> None:
+        images.extend([image, *inset_images(image), *(side_images(image) if sides else []),
+                       *(boxes_in.crop(image, box) for box in boxes)])
+        if len(images) >= chunk * (1 + len(INSET_WINDOWS) + sides + len(boxes)):
+            described.append(descriptor.describe(images))
+            images.clear()
+
     for frame in iter_frames(path, meta, fps=fps, max_side=max_side, decoder="pyav"):
         seconds.append(frame.second)
-        images += [frame.image, *inset_images(frame.image), *(side_images(frame.image) if sides else [])]
-        if len(images) >= chunk * per_frame:
-            described.append(descriptor.describe(images))
-            images = []
+        if boxes is None:
+            first.append(frame.image)
+            if len(first) < boxes_in.LOOK:
+                continue
+            (h, w), boxes = first[0].shape[:2], boxes_in.find_boxes(first)
+            for image in first:
+                add(image)
+            first = []
+        else:
+            add(frame.image)
+    if boxes is None:  # a clip shorter than the look
+        (h, w), boxes = (first[0].shape[:2] if first else (1, 1)), boxes_in.find_boxes(first)
+        for image in first:
+            add(image)
     if images:
         described.append(descriptor.describe(images))
-    d = descriptor.dim
+    d, per_frame = descriptor.dim, 1 + len(INSET_WINDOWS) + sides + len(boxes)
     vectors = np.concatenate(described).reshape(len(seconds), per_frame, d) if seconds else np.zeros((0, per_frame, d))
     vectors = vectors.astype(np.float32).transpose(1, 0, 2)  # (per_frame, m, d)
+    at = 1 + len(INSET_WINDOWS)
     return ClipVectors(
         seconds=np.array(seconds, dtype=np.float32),
         copy=np.ascontiguousarray(vectors[0]),
-        insets=np.ascontiguousarray(vectors[1 : 1 + len(INSET_WINDOWS)]),
+        insets=np.ascontiguousarray(vectors[1:at]),
         metadata=meta,
-        sides=np.ascontiguousarray(vectors[1 + len(INSET_WINDOWS) :]) if sides else None,
+        sides=np.ascontiguousarray(vectors[at : at + sides]) if sides else None,
         fps=fps,
         descriptor=descriptor,
+        boxes=tuple(Crop(x=round(x0 / w, 3), width=round((x1 - x0) / w, 3), y=round(y0 / h, 3),
+                         height=round((y1 - y0) / h, 3)) for y0, y1, x0, x1 in boxes),
+        box_vectors=np.ascontiguousarray(vectors[at + sides :]),
     )
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 CANDIDATE_PROBES = 16  # clip frames per variant that look for candidate videos
 PLAIN_CANDIDATES = 8  # of the whole picture and its mirror
-INSET_PROBES = 6  # per inset window: sixteen windows, so the library is searched 128 times per clip
+INSET_PROBES = 6  # per inset window: sixteen windows and up to two boxes, so up to 140 searches per clip
 INSET_CANDIDATES = 3  # per inset window: an inset that is a copy puts its source first
 # Sixteen inset windows are sixteen more chances for a chance alignment: their scores are discounted
 # so that the one threshold (alignment.MATCH_THRESHOLD) holds for them too. On the evaluation
@@ -86,7 +86,7 @@ def _searches(clip: ClipVectors) -> list[tuple[list[np.ndarray], int]]:
         return []
     probe, flip = spread(clip.copy), clip.descriptor.flip
     searches = [([np.vstack([probe, probe * flip]) if flip is not None else probe], PLAIN_CANDIDATES),
-                ([spread(vectors, INSET_PROBES) for vectors in clip.insets], INSET_CANDIDATES)]
+                ([spread(vectors, INSET_PROBES) for vectors in _windows(clip)[1]], INSET_CANDIDATES)]
     if clip.aspect <= CROP_ASPECT and clip.descriptor.linear:  # landscape cuts of a wider film are zooms of its candidates
         shapes = windows_for(clip.aspect).values()
         searches.append(([np.vstack([w.probe(spread(clip.copy, CROP_PROBES)) for w in windows]) for windows in shapes],
@@ -116,7 +116,7 @@ def _match(store, index, clip: ClipVectors, found: list[list[list[str]]], limit:
     threshold = descriptor.threshold if threshold is None else threshold
     matched = [(vid, flipped, None, None, seg) for (vid, flipped), seg in align(copy, candidates, threshold=threshold)]
     windowed = replace(descriptor.params, speeds=WINDOW_SPEEDS)
-    matched += _inset_matches(align, index, clip.insets, found[1], claimed={vid for vid, *_ in matched},
+    matched += _inset_matches(align, index, *_windows(clip), found[1], claimed={vid for vid, *_ in matched},
                               threshold=threshold, params=windowed)
     crops = _zoom_matches(align, copy, plain, clip.sides, threshold, windowed) if descriptor.linear else []
     if len(found) > 2:
@@ -136,7 +136,8 @@ def _match(store, index, clip: ClipVectors, found: list[list[list[str]]], limit:
             video_id=vid, path=paths[vid], score=round(seg.score, 4),
             source_start_s=round(seg.source_start_s, 3), source_end_s=round(seg.source_end_s, 3),
             query_start_s=round(seg.query_start_s, 3), query_end_s=round(seg.query_end_s, 3),
-            speed=seg.speed, visual_score=round(seg.score, 4), flipped=flipped, inset=inset_at, crop=crop,
+            speed=seg.speed, visual_score=round(seg.score, 4), flipped=flipped, crop=crop,
+            inset=inset_at[0] if inset_at else None, inset_box=inset_at[1] if inset_at else None,
         )
         for vid, flipped, inset_at, crop, seg in matched
         if vid in paths
@@ -154,21 +155,39 @@ def _best_per_source(aligned, discount: float, describe) -> dict[str, tuple]:
     return best
 
 
-def _inset_matches(align, index, insets: np.ndarray, found: list[list[str]], claimed: set[str], threshold: float,
-                   params: AlignParams) -> list[tuple]:
-    """The best inset match per source not already found in the whole picture: each window of
-    INSET_WINDOWS aligned on its own against its few candidates (`found`), scores discounted."""
+def _windows(clip: ClipVectors) -> tuple[list, list[np.ndarray]]:
+    """The clip's inset windows as (where, box or None) and their vectors: the fixed windows of
+    INSET_WINDOWS, then the boxes found in its picture (media.insets)."""
     from vidsearch.embedders.copy import INSET_WINDOWS
 
+    where = [(corner, None) for corner, _ in INSET_WINDOWS] + [(_place(box), box) for box in clip.boxes]
+    vectors = list(clip.insets) + (list(clip.box_vectors) if clip.box_vectors is not None else [])
+    return where, vectors
+
+
+def _place(box: Crop) -> str:
+    """Where a box sits in the clip's picture, in words: top_left ... bottom_right, or centre."""
+    def third(start: float, size: float, names: tuple[str, str, str]) -> str:
+        return names[min(2, int(3 * (start + size / 2)))]
+
+    row, col = third(box.y, box.height, ("top", "", "bottom")), third(box.x, box.width, ("left", "", "right"))
+    return "_".join(p for p in (row, col) if p) or "centre"
+
+
+def _inset_matches(align, index, where: list, insets: list[np.ndarray], found: list[list[str]], claimed: set[str],
+                   threshold: float, params: AlignParams) -> list[tuple]:
+    """The best inset match per source not already found in the whole picture: each inset window
+    (`where`, `insets`: `_windows`) aligned on its own against its few candidates (`found`), scores
+    discounted."""
     best: dict[str, tuple] = {}
-    for (corner, _), vectors, candidates in zip(INSET_WINDOWS, insets, found):
+    for i, (vectors, candidates) in enumerate(zip(insets, found)):
         framed = {}
         for vid in candidates:
             if vid not in claimed:
                 seconds, source = index.frames(vid)
-                framed[vid, corner] = (source, seconds)
+                framed[vid, i] = (source, seconds)
         aligned = align(vectors, framed, threshold=threshold / INSET_DISCOUNT, params=params)
-        for vid, match in _best_per_source(aligned, INSET_DISCOUNT, lambda at: (False, at, None)).items():
+        for vid, match in _best_per_source(aligned, INSET_DISCOUNT, lambda at: (False, where[at], None)).items():
             if vid not in best or match[-1].score > best[vid][-1].score:
                 best[vid] = match
     return list(best.values())

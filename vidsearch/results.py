@@ -93,7 +93,8 @@ class Match(BaseModel):
     speed: float = Field(description="source seconds per clip second: 1.25 for a clip sped up by a quarter")
     visual_score: float
     flipped: bool = Field(description="the clip is the source mirrored")
-    inset: str | None = Field(None, description="None: the whole picture; else the corner the source sits in")
+    inset: str | None = Field(None, description="None: the whole picture; else where in the clip's picture the source sits")
+    inset_box: Crop | None = Field(None, description="the box of the clip's picture the source fills, where one was found")
     crop: Crop | None = Field(None, description="the window of the source the clip shows, if it is a cut of it")
     evidence: Literal["visual", "both"] = Field("visual", description='"both" once the audio agrees')
     audio: AudioCheck | None = Field(None, description="None: the clip or the source has no usable audio")
