@@ -135,12 +135,13 @@ def _mirrored(grey: np.ndarray, limit: int, mirror: float, depth: int = 12) -> t
         if min(limit, len(rows) - depth) <= lo:
             return 0
         ts = np.arange(lo, min(limit, len(rows) - depth))
+        spread = rows[: ts[-1] + depth].std(axis=1)  # each line's once: the windows below overlap
         # Scaled, the mirror's axis falls between lines or on one: pair lines either way.
         diff = np.min([
             np.mean([np.abs(rows[ts - 1 - k - on] - rows[ts + k]).mean(axis=1) for k in range(depth)], axis=0)
             for on in (0, 1)
         ], axis=0)
-        detailed = np.mean([rows[ts + k].std(axis=1) for k in range(depth)], axis=0) >= DETAIL
+        detailed = np.mean([spread[ts + k] for k in range(depth)], axis=0) >= DETAIL
         diff[~detailed] = np.inf
         best = int(np.argmin(diff))
         return int(ts[best]) if diff[best] < mirror else 0
