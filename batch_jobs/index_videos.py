@@ -104,7 +104,9 @@ def run_index(paths: list[str], settings: Settings, show_progress: bool = True) 
     if settings.copies.enabled:
         from vidsearch.duplicates import look_for_copies
 
-        summary.copies_checked = look_for_copies(store, settings.sampling.fps)
+        from vidsearch.embedders.descriptors import alignment_for
+
+        summary.copies_checked = look_for_copies(store, settings.sampling.fps, alignment_for(settings.descriptor))
     if plan.to_index:
         store.optimize()  # index what was written, once, rather than after every batch
     summary.wall_s = time.perf_counter() - started
@@ -213,7 +215,10 @@ def make_writer(plan, store, thumbnails, settings: Settings, semantic_model: str
 
     fps = settings.sampling.fps
     videos = {r.video_id: (r.frame_payload(), frame_count(r.metadata, fps)) for r in plan.records}
-    return IndexWriter(store, thumbnails, videos, semantic_model, fps, settings.scenes.enabled, settings.copies.enabled)
+    from vidsearch.embedders.descriptors import alignment_for
+
+    return IndexWriter(store, thumbnails, videos, semantic_model, fps, settings.scenes.enabled, settings.copies.enabled,
+                       alignment_for(settings.descriptor))
 
 
 def _pipeline(plan, settings: Settings, model_dir, image_size):

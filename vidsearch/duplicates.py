@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -37,9 +37,10 @@ MIN_FRAMES = 3  # informative frames the shorter video needs: a second of video 
 ALIKE = 0.5  # copy-vector cosine of two frames that show the same picture (alignment's vote floor)
 
 
-def find_copies(store, video_id: str, fps: float) -> list[CopyLink]:
+def find_copies(store, video_id: str, fps: float, alignment: tuple | None = None) -> list[CopyLink]:
     """The complete videos of `store` that are the same footage as video `video_id` (its frames
-    written), best first."""
+    written), best first. `alignment`: the copy descriptor's (params, threshold)
+    (embedders.descriptors.alignment_for); the default descriptor's when None."""
     from vidsearch.alignment import (
         AlignParams,
         align_candidates,
@@ -48,6 +49,7 @@ def find_copies(store, video_id: str, fps: float) -> list[CopyLink]:
     )
     from vidsearch.matching import spread
 
+    params, threshold = alignment or (AlignParams(), None)
     seconds, vectors = store.frame_vectors(video_id, "copy")
     if len(seconds) < MIN_FRAMES:
         return []
@@ -68,27 +70,27 @@ def find_copies(store, video_id: str, fps: float) -> list[CopyLink]:
         segments = [
             seg for _, seg in align_candidates(
                 vectors, {other_id: (other_vectors, other_seconds)}, fps=fps, query_seconds=seconds,
-                params=AlignParams(speeds=(1.0,)),
+                params=replace(params, speeds=(1.0,)), **({"threshold": threshold} if threshold else {}),
             )
         ]
         link = _link(other_id, segments, (seconds, vectors, informative),
-                     (other_seconds, other_vectors, informative_frames(other_vectors, nulls)))
+                     (other_seconds, other_vectors, informative_frames(other_vectors, nulls)), params.vote_floor)
         if link is not None:
             links.append(link)
     return sorted(links, key=lambda link: -link.score)
 
 
-def look_for_copies(store, fps: float) -> int:
+def look_for_copies(store, fps: float, alignment: tuple | None = None) -> int:
     """Copies of the complete videos indexed before copies were looked for (the writer looks for
     those of each video it completes): the work of one new video each, no decoding."""
     older = [r for r in store.list_videos("complete") if r.copies is None]
     for record in older:
-        links = find_copies(store, record.video_id, record.sampling_fps or fps)
+        links = find_copies(store, record.video_id, record.sampling_fps or fps, alignment)
         store.set_copies(record.video_id, [link.model_dump() for link in links])
     return len(older)
 
 
-def _link(other_id: str, segments: list, mine: tuple, theirs: tuple) -> CopyLink | None:
+def _link(other_id: str, segments: list, mine: tuple, theirs: tuple, floor: float = ALIKE) -> CopyLink | None:
     """A link when the segments match MIN_COVER of the shorter video's frames; `mine` and
     `theirs` are each video's (seconds, vectors, informative)."""
     if not segments:
@@ -104,7 +106,7 @@ def _link(other_id: str, segments: list, mine: tuple, theirs: tuple) -> CopyLink
         inside = np.flatnonzero((seconds >= seg.query_start_s - 1e-6) & (seconds < seg.query_end_s - 1e-6))
         at = seg.source_start_s + (seconds[inside] - seg.query_start_s) * seg.speed
         nearest = _nearest(other_seconds, at)
-        alike = np.flatnonzero(np.einsum("ij,ij->i", vectors[inside], other_vectors[nearest]) >= ALIKE)
+        alike = np.flatnonzero(np.einsum("ij,ij->i", vectors[inside], other_vectors[nearest]) >= floor)
         if len(alike):
             kept = slice(alike[0], alike[-1] + 1)
             matched_mine[inside[kept]] = True

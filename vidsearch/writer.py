@@ -37,7 +37,7 @@ class WriteResult:
 
 class IndexWriter:
     def __init__(self, store, thumbnails: ThumbnailStore, videos: dict[str, tuple[dict, int]], semantic_model: str | None,
-                 fps: float = 1.0, scenes: bool = False, copies: bool = False):
+                 fps: float = 1.0, scenes: bool = False, copies: bool = False, alignment: tuple | None = None):
         """`videos` maps each video id to its frame payload and its expected frame count; with
         `scenes`, each finished video gets the scenes its parts' boundaries make; with `copies`,
         the links to the indexed videos of the same footage (vidsearch.duplicates)."""
@@ -47,6 +47,7 @@ class IndexWriter:
         self.fps = fps
         self.scenes = scenes
         self.copies = copies
+        self.alignment = alignment  # the copy descriptor's (params, threshold), for its copies
         self.result = WriteResult()
         self._progress = {vid: _Progress(payload, total) for vid, (payload, total) in videos.items()}
 
@@ -115,7 +116,7 @@ class IndexWriter:
         from vidsearch.store.errors import StoreError
 
         try:
-            return [link.model_dump() for link in find_copies(self.store, vid, self.fps)]
+            return [link.model_dump() for link in find_copies(self.store, vid, self.fps, self.alignment)]
         except StoreError:
             raise
         except Exception:  # the video is complete without them; a re-index looks again

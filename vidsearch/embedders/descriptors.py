@@ -174,6 +174,13 @@ def _learned_version(model: str, revision: str | None) -> str:
     return f"learned:{model}@{revision or 'main'}"
 
 
+def alignment_for(settings: DescriptorSettings) -> tuple[AlignParams, float]:
+    """(alignment params, match threshold) of the descriptor these settings name; no weights read."""
+    if settings.model == "dct":
+        return DCT.params, DCT.threshold
+    return AlignParams(strong=settings.strong, weak=settings.weak, vote_floor=settings.vote_floor), settings.threshold
+
+
 def load_descriptor(settings: DescriptorSettings) -> CopyDescriptor:
     """The descriptor of these settings, loaded once per process."""
     if settings.model == "dct":
@@ -191,6 +198,6 @@ def _load(settings_json: str) -> CopyDescriptor:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    params = AlignParams(strong=s.strong, weak=s.weak, vote_floor=s.vote_floor)
+    params, threshold = alignment_for(s)
     return LearnedDescriptor(s.model, s.dim, revision=s.revision, device=device, image_size=s.image_size,
-                             batch_size=s.batch_size, threshold=s.threshold, params=params)
+                             batch_size=s.batch_size, threshold=threshold, params=params)
