@@ -166,7 +166,7 @@ class ClipMatcher:
         self.k, self.library = k, library
         self.store = cluster_store(self.settings)
         self.index = LiveCopyIndex(self.store, self.settings.copy_snapshot_path, min_free_mb=self.settings.min_free_mb,
-                                   dim=self.store.copy_dim)
+                                   dim=self.store.copy_size())
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import pickle

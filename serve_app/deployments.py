@@ -94,7 +94,7 @@ class Reranker:
         self.store = cluster_store(self.settings)
         # Loading starts now, so the first clip does not wait for the whole library's vectors.
         self.copy_index = LiveCopyIndex(self.store, self.settings.copy_snapshot_path,
-                                        min_free_mb=self.settings.min_free_mb, dim=self.store.copy_dim)
+                                        min_free_mb=self.settings.min_free_mb, dim=self.store.copy_size())
         from vidsearch.duplicates import GroupCache
 
         self.groups = GroupCache()

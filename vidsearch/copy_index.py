@@ -271,7 +271,7 @@ class LiveCopyIndex:
         self._snapshot = snapshot
         self._save_every_s = save_every_s
         self._min_free_mb = min_free_mb
-        self._index = CopyIndex(dim if dim is not None else store.copy_dim)
+        self._index = CopyIndex(dim if dim is not None else store.copy_size())
         self._lock = threading.Lock()
         self._saved_at = float("-inf")
         self._unsaved = False

@@ -55,7 +55,7 @@ class CountingStore:
 
     def __init__(self, store):
         self.store, self.pages, self.per_video = store, 0, 0
-        self.copy_dim = store.copy_dim
+        self.copy_size = store.copy_size
 
     def complete_versions(self):
         return self.store.complete_versions()

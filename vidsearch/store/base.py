@@ -175,6 +175,10 @@ class VideoStore(ABC):
                 f"model the store was built with"
             )
 
+    def copy_size(self) -> int:
+        """Size of the `copy` vectors this store holds (a method: the cluster's proxy forwards methods)."""
+        return self.copy_dim
+
     def check_copy_size(self, size: int, descriptor: str) -> None:
         if size != self.copy_dim:
             raise StoreError(
