@@ -8,6 +8,7 @@ with known behaviour (an 8x8 grey thumbnail less its mean), and the transformers
 randomly initialised ViT. Neither is a descriptor worth matching with; the plumbing is what is
 tested."""
 
+import pickle
 import subprocess
 
 import numpy as np
@@ -60,6 +61,7 @@ def test_a_torchscript_descriptor_describes_frames_as_unit_vectors(scripted):
     assert not d.linear and d.flip is None
     assert d.version == descriptor_version(settings) != DCT.version
     assert load_descriptor(settings) is d  # loaded once per process
+    assert pickle.loads(pickle.dumps(DCT)) is DCT
 
 
 def test_a_descriptor_of_another_size_is_refused_with_its_size(scripted):
@@ -130,6 +132,8 @@ def test_a_library_described_by_a_learned_descriptor_matches_its_clips(engine, s
                         "-c:v", "libx264", "-crf", "30", str(clip)], check=True)
         vectors = clip_vectors(str(clip), descriptor=load_descriptor(settings.descriptor))
         assert vectors.copy.shape[1] == DIM and vectors.sides is None  # no source-side windows to compare
+        # A clip's vectors travel between the folder job's tasks: the descriptor goes by its settings.
+        assert pickle.loads(pickle.dumps(vectors)).descriptor is vectors.descriptor
         matches = match_clip(store, library, vectors)
         assert matches and matches[0].video_id == records[str(life)].video_id, matches
         best = matches[0]

@@ -74,6 +74,9 @@ class DctDescriptor:
 
         return flat_frame_vector()[None, :]
 
+    def __reduce__(self):
+        return "DCT"  # the one instance, whatever process unpickles a clip's vectors
+
 
 DCT = DctDescriptor()
 
@@ -98,6 +101,7 @@ class LearnedDescriptor:
         from vidsearch.embedders.semantic import ModelUnavailable, resolve_model
 
         self.model, self.device, self.batch_size = model, device, batch_size
+        self.settings_json: str | None = None  # set by load_descriptor, which it pickles as
         self.threshold = threshold
         self.params = params or AlignParams()
         self.size, mean, std = image_size, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -157,6 +161,13 @@ class LearnedDescriptor:
     def null_vectors(self) -> np.ndarray:
         return self._null
 
+    def __reduce__(self):
+        # A clip's vectors travel between the job's tasks with their descriptor: by its settings,
+        # loaded again (once per process) where they land, not as a pickled network.
+        if self.settings_json is None:
+            raise TypeError("a learned descriptor made outside load_descriptor cannot be pickled")
+        return _load, (self.settings_json,)
+
     @functools.cached_property
     def _null(self) -> np.ndarray:
         return self.describe([np.zeros((self.size, self.size, 3), np.uint8), np.full((self.size, self.size, 3), 128, np.uint8)])
@@ -199,5 +210,7 @@ def _load(settings_json: str) -> CopyDescriptor:
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     params, threshold = alignment_for(s)
-    return LearnedDescriptor(s.model, s.dim, revision=s.revision, device=device, image_size=s.image_size,
-                             batch_size=s.batch_size, threshold=threshold, params=params)
+    descriptor = LearnedDescriptor(s.model, s.dim, revision=s.revision, device=device, image_size=s.image_size,
+                                   batch_size=s.batch_size, threshold=threshold, params=params)
+    descriptor.settings_json = settings_json
+    return descriptor
