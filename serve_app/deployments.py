@@ -93,8 +93,9 @@ class Reranker:
         self.settings = Settings.model_validate(settings)
         self.store = cluster_store(self.settings)
         # Loading starts now, so the first clip does not wait for the whole library's vectors.
+        self.copy_dim = self.store.copy_size()  # read once: each call of the store is a round trip
         self.copy_index = LiveCopyIndex(self.store, self.settings.copy_snapshot_path,
-                                        min_free_mb=self.settings.min_free_mb, dim=self.store.copy_size())
+                                        min_free_mb=self.settings.min_free_mb, dim=self.copy_dim)
         from vidsearch.duplicates import GroupCache
 
         self.groups = GroupCache()
@@ -130,7 +131,10 @@ class Reranker:
     def match(self, clip, k: int) -> list[Match]:
         from vidsearch.matching import match_clip
 
-        self.store.check_copy_size(clip.descriptor.dim, self.settings.descriptor.model)
+        from vidsearch.store.base import check_size
+
+        check_size("copy", self.copy_dim, clip.descriptor.dim, f"the copy descriptor '{self.settings.descriptor.model}'",
+                   "descriptor")
         with self.copy_index.synced() as index:  # with the videos indexed since the last request
             return match_clip(self.store, index, clip, limit=k)
 

@@ -71,7 +71,7 @@ def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: 
     seconds, described, images = [], [], []
     first: list[np.ndarray] = []  # the frames the boxes are found from, held until they are
     boxes: list[tuple[int, int, int, int]] | None = None
-    h = w = 1  # the decoded frames' size, which boxes are found in
+    size = (1, 1)  # the decoded frames' (height, width), which boxes are found in
 
     def add(image: np.ndarray) -> None:
         images.extend([image, *inset_images(image), *(side_images(image) if sides else []),
@@ -80,28 +80,30 @@ def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: 
             described.append(descriptor.describe(images))
             images.clear()
 
-    for frame in iter_frames(path, meta, fps=fps, max_side=max_side, decoder="pyav"):
-        seconds.append(frame.second)
-        if boxes is None:
-            first.append(frame.image)
-            if len(first) < boxes_in.LOOK:
-                continue
-            (h, w), boxes = first[0].shape[:2], boxes_in.find_boxes(first)
-            for image in first:
-                add(image)
-            first = []
-        else:
-            add(frame.image)
-    if boxes is None:  # a clip shorter than the look
-        (h, w), boxes = (first[0].shape[:2] if first else (1, 1)), boxes_in.find_boxes(first)
+    def settle() -> None:
+        """The boxes, from the frames held; then those frames, described."""
+        nonlocal boxes, size
+        size, boxes = (first[0].shape[:2] if first else size), boxes_in.find_boxes(first)
         for image in first:
             add(image)
+        first.clear()
+
+    for frame in iter_frames(path, meta, fps=fps, max_side=max_side, decoder="pyav"):
+        seconds.append(frame.second)
+        if boxes is not None:
+            add(frame.image)
+            continue
+        first.append(frame.image)
+        if len(first) == boxes_in.LOOK:
+            settle()
+    if boxes is None:  # a clip shorter than the look
+        settle()
     if images:
         described.append(descriptor.describe(images))
     d, per_frame = descriptor.dim, 1 + len(INSET_WINDOWS) + sides + len(boxes)
     vectors = np.concatenate(described).reshape(len(seconds), per_frame, d) if seconds else np.zeros((0, per_frame, d))
     vectors = vectors.astype(np.float32).transpose(1, 0, 2)  # (per_frame, m, d)
-    at = 1 + len(INSET_WINDOWS)
+    at, (h, w) = 1 + len(INSET_WINDOWS), size
     return ClipVectors(
         seconds=np.array(seconds, dtype=np.float32),
         copy=np.ascontiguousarray(vectors[0]),

@@ -15,18 +15,14 @@ import numpy as np
 import pytest
 import torch
 
-from batch_jobs.index_videos import IndexSummary, apply_plan, make_writer, summarise, write_all
-from batch_jobs.stages import inspect_file
 from tests.conftest import open_test_store
+from tests.unit.test_sampling_rate import index, plan_of
 from vidsearch.clips import clip_vectors
 from vidsearch.config import DescriptorSettings, Settings
 from vidsearch.copy_index import CopyIndex
 from vidsearch.embedders.descriptors import DCT, DescriptorUnavailable, descriptor_version, load_descriptor
-from vidsearch.frame_batches import segment_batches, segments
 from vidsearch.matching import match_clip
-from vidsearch.media.probe import VideoMetadata
 from vidsearch.media.thumbnails import ThumbnailStore
-from vidsearch.plan import Inspected, make_plan
 from vidsearch.store import StoreError
 
 DIM = 64
@@ -94,21 +90,6 @@ def test_dct_takes_no_other_size():
         DescriptorSettings(dim=512)
 
 
-def index(paths, store, settings: Settings):
-    rows = [inspect_file({"path": str(p), "size_bytes": p.stat().st_size}) for p in paths]
-    inspected = [Inspected(r["path"], r["size_bytes"], r["checksum"], VideoMetadata.model_validate_json(r["metadata"]))
-                 for r in rows]
-    plan = make_plan(inspected, store, None, settings.sampling.fps, copy_version=descriptor_version(settings.descriptor))
-    thumbnails = ThumbnailStore(settings.thumbnails_dir, settings.sampling.fps)
-    summary = IndexSummary()
-    apply_plan(plan, store, thumbnails, summary)
-    writer = make_writer(plan, store, thumbnails, settings, None)
-    parts = [p for task in plan.to_index for p in segments(task, settings.sampling.fps, settings.sampling.segment_s)]
-    write_all((b for part in parts for b in segment_batches(part, settings, None)), writer)
-    summarise(plan, writer, summary)
-    return inspected
-
-
 @pytest.mark.parametrize("engine", ["edge", "server-standin"])
 def test_a_library_described_by_a_learned_descriptor_matches_its_clips(engine, scripted, video_factory, tmp_path):
     settings = Settings(data_dir=tmp_path, descriptor={"model": str(scripted), "dim": DIM, "image_size": 64},
@@ -117,13 +98,13 @@ def test_a_library_described_by_a_learned_descriptor_matches_its_clips(engine, s
     other = video_factory("learned-testsrc.mp4", seconds=20, source="testsrc2", audio=False)
     store = open_test_store(engine, tmp_path / "store", copy_dim=DIM)
     try:
-        inspected = index([life, other], store, settings)
+        index([life, other], store, settings, ThumbnailStore(settings.thumbnails_dir, settings.sampling.fps))
         records = {r.path: r for r in store.list_videos()}
         assert {r.copy_descriptor for r in records.values()} == {descriptor_version(settings.descriptor)}
         assert store.copy_dim == DIM
-        assert make_plan(inspected, store, None, 1.0, copy_version=descriptor_version(settings.descriptor)).to_index == []
+        assert plan_of([life, other], store, settings).to_index == []
         # Under the weight-free default the library is stale: every video is described again.
-        assert len(make_plan(inspected, store, None, 1.0).to_index) == 2
+        assert len(plan_of([life, other], store, Settings(data_dir=tmp_path)).to_index) == 2
         library = CopyIndex(store.copy_dim)
         library.sync(store)
 

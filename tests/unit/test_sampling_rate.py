@@ -12,6 +12,7 @@ from batch_jobs.stages import inspect_file
 from vidsearch.clips import clip_fingerprint, clip_vectors
 from vidsearch.config import Settings
 from vidsearch.copy_index import CopyIndex
+from vidsearch.embedders.descriptors import descriptor_version
 from vidsearch.frame_batches import segment_batches, segments
 from vidsearch.matching import match_clip, verify_audio
 from vidsearch.media.probe import VideoMetadata
@@ -22,14 +23,19 @@ SOURCE = "bbb_opening_480p_30s.mp4"
 CUT_AT, CUT_S = 8.0, 12.0
 
 
-def index(paths, store, settings: Settings, thumbnails: ThumbnailStore):
-    """What `vidsearch index` does around its Ray pipeline, with the pipeline's own batches."""
+def plan_of(paths, store, settings: Settings):
+    """What `vidsearch index` would do with `paths`: each inspected, then the plan."""
     rows = [inspect_file({"path": str(p), "size_bytes": p.stat().st_size}) for p in paths]
     inspected = [
         Inspected(r["path"], r["size_bytes"], r["checksum"], VideoMetadata.model_validate_json(r["metadata"]))
         for r in rows
     ]
-    plan = make_plan(inspected, store, None, settings.sampling.fps)
+    return make_plan(inspected, store, None, settings.sampling.fps, copy_version=descriptor_version(settings.descriptor))
+
+
+def index(paths, store, settings: Settings, thumbnails: ThumbnailStore):
+    """What `vidsearch index` does around its Ray pipeline, with the pipeline's own batches."""
+    plan = plan_of(paths, store, settings)
     summary = IndexSummary()
     apply_plan(plan, store, thumbnails, summary)
     writer = make_writer(plan, store, thumbnails, settings, None)

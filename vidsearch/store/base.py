@@ -106,6 +106,15 @@ def frames_of(video_id: str) -> models.Filter:
     return models.Filter(must=[match("video_id", video_id)])
 
 
+def check_size(kind: str, held: int, size: int, maker: str, what: str) -> None:
+    """StoreError unless vectors of `size` (made by `maker`, a `what`) fit the store's `held`-d `kind` ones."""
+    if size != held:
+        raise StoreError(
+            f"the store holds {held}-d {kind} vectors but {maker} gives {size}-d ones: use another data dir "
+            f"(or qdrant.frames_collection) for this {what}, or the {what} the store was built with"
+        )
+
+
 class VideoStore(ABC):
     """What vidsearch keeps in Qdrant, whatever the engine."""
 
@@ -168,24 +177,14 @@ class VideoStore(ABC):
         return self.semantic_dim
 
     def check_semantic_size(self, size: int, model: str) -> None:
-        if size != self.semantic_dim:
-            raise StoreError(
-                f"the store holds {self.semantic_dim}-d semantic vectors but '{model}' gives {size}-d "
-                f"ones: use another data dir (or qdrant.frames_collection) for this model, or the "
-                f"model the store was built with"
-            )
+        check_size("semantic", self.semantic_dim, size, f"'{model}'", "model")
 
     def copy_size(self) -> int:
         """Size of the `copy` vectors this store holds (a method: the cluster's proxy forwards methods)."""
         return self.copy_dim
 
     def check_copy_size(self, size: int, descriptor: str) -> None:
-        if size != self.copy_dim:
-            raise StoreError(
-                f"the store holds {self.copy_dim}-d copy vectors but the copy descriptor '{descriptor}' gives "
-                f"{size}-d ones: use another data dir (or qdrant.frames_collection) for this descriptor, or the "
-                f"descriptor the store was built with (descriptor.model)"
-            )
+        check_size("copy", self.copy_dim, size, f"the copy descriptor '{descriptor}'", "descriptor")
 
     # -- videos -----------------------------------------------------------------------------------
 
