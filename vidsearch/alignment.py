@@ -401,18 +401,22 @@ def resolve(
     return sorted(merged, key=lambda r: -r.score)
 
 
-def _to_segment(run: _Run, seconds: np.ndarray, query_seconds: np.ndarray, fps: float, params: AlignParams) -> Segment:
+def _to_segment(run: _Run, seconds: np.ndarray, query_seconds: np.ndarray, fps: float, params: AlignParams,
+                query_end_s: float | None = None) -> Segment:
     diag, rows = run.diagonal, np.arange(run.first, run.last + 1)
     matched = rows[diag.sims[rows] >= params.weak]
     speed, start, last = _line_through(diag, matched, run.first, run.last)
     index = np.arange(len(seconds), dtype=np.float64)
     source_start = float(np.interp(start, index, seconds))
     source_last = float(np.interp(last, index, seconds))
+    # The last frame stands for 1 / fps of the clip, or for what is left of it.
+    last_s = float(query_seconds[run.last])
+    shown = 1 / fps if query_end_s is None or query_end_s <= last_s else min(1 / fps, query_end_s - last_s)
     return Segment(
         query_start_s=float(query_seconds[run.first]),
-        query_end_s=float(query_seconds[run.last]) + 1 / fps,
+        query_end_s=round(last_s + shown, 3),
         source_start_s=round(source_start, 3),
-        source_end_s=round(source_last + speed / fps, 3),
+        source_end_s=round(source_last + speed * shown, 3),
         score=round(run.score, 4),
         matched_frames=run.matched_frames,
         speed=speed,
@@ -458,6 +462,91 @@ def _line_through(diag: _Diagonal, matched: np.ndarray, first: int, last: int) -
     return speed, at_centre + speed * (first - centre), at_centre + speed * (last - centre)
 
 
+# Reading speed from a densely sampled clip (refine_speed). Fitted on clips of the shared corpus
+# (docs/benchmarks.md, "Speed from dense clip frames").
+EVENT_TIE = 0.01  # clip frames this close to a source frame's best likeness are as like it
+EVENT_WIDTH_S = 1.0  # a source frame as like a longer stretch of the clip than this is not placed
+EVENT_PROMINENCE = 0.01  # its best must beat every clip frame a second or more away by this much
+EVENT_SPAN_S = 2.0  # source seconds the placed frames must span for a speed to be read
+SPEED_GAIN_S = 0.05  # mean deviation (clip seconds) another speed must take off the segment's own
+SPEED_GAIN_SHARE = 0.6  # and the most of it that it may leave
+
+
+def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.ndarray, source_seconds: np.ndarray,
+                 source_vectors: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> Segment:
+    """The segment's speed and source span read again from the clip sampled densely (`fine_*`,
+    4 fps say) against the source's frames at the index's rate.
+
+    At 1 fps a clip of 5-10 s is 5-10 frames, which neighbouring speeds explain alike. Sampled
+    densely, the clip says when it shows each source frame: one where the picture changes (a
+    motion, a cut) is like one short stretch of the clip only, and is placed at the dense frame
+    most like it, interpolated. Placed frames at source times s and clip times t lie on the line
+    t = a + s / v. The speed 0.75-1.30 that fits them best (least weighted mean absolute deviation,
+    each frame weighted by how much its place stands out) replaces the segment's where it takes
+    SPEED_GAIN_S off the deviation and leaves at most SPEED_GAIN_SHARE of it; the source span then
+    follows the line. Too few placed frames (a still shot) leave the segment as it was, but for
+    where it starts, which one placed frame pins.
+    """
+    s, t, w = _placed_frames(segment, np.asarray(fine_seconds, dtype=np.float64), _as_vectors(fine_vectors),
+                             np.asarray(source_seconds, dtype=np.float64), _as_vectors(source_vectors), params)
+    if not len(s):
+        return segment
+    speed = segment.speed
+    if len(s) >= 2 and s.max() - s.min() >= EVENT_SPAN_S:
+        deviations = [_deviation(s, t, w, v) for v in FINE_SPEEDS]
+        best = int(np.argmin(deviations))
+        own = _deviation(s, t, w, speed)
+        if own - deviations[best] >= SPEED_GAIN_S and deviations[best] <= SPEED_GAIN_SHARE * own:
+            speed = float(FINE_SPEEDS[best])
+    a = _weighted_median(t - s / speed, w)
+    return replace(segment, speed=speed, source_start_s=round(speed * (segment.query_start_s - a), 3),
+                   source_end_s=round(speed * (segment.query_end_s - a), 3))
+
+
+def _placed_frames(segment: Segment, fine_seconds: np.ndarray, fine: np.ndarray, source_seconds: np.ndarray,
+                   source: np.ndarray, params: AlignParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source times, clip times, weights) of the segment's source frames that one short stretch
+    of the dense clip is like: each at its likeliest clip time, weighted by how far its likeness
+    there stands above the rest of the clip's, a second or more away."""
+    none = (np.zeros(0),) * 3
+    inside = (fine_seconds >= segment.query_start_s - 0.3) & (fine_seconds <= segment.query_end_s + 0.3)
+    near = (source_seconds >= segment.source_start_s - 1.5) & (source_seconds <= segment.source_end_s + 1.5)
+    times, s = fine_seconds[inside], source_seconds[near]
+    if len(times) < 3 or not len(s):
+        return none
+    floor = params.strong - 0.1  # a copied frame's likeness, less what re-encoding takes off it
+    placed = []
+    for j, row in enumerate(source[near] @ fine[inside].T):
+        k = int(np.argmax(row))
+        ties = np.flatnonzero(row >= row[k] - EVENT_TIE)
+        far = np.abs(times - times[k]) >= 1.0
+        # A peak at the clip's edge may be a source frame beyond it, seen as the nearest the clip has.
+        if row[k] < floor or ties[0] == 0 or ties[-1] == len(times) - 1 or not far.any():
+            continue
+        if times[ties[-1]] - times[ties[0]] > EVENT_WIDTH_S or row[k] - row[far].max() < EVENT_PROMINENCE:
+            continue
+        at = times[ties].mean()
+        if len(ties) == 1:  # between the dense frames, where a parabola through three peaks
+            y0, y1, y2 = row[k - 1 : k + 2]
+            bend = y0 - 2 * y1 + y2
+            at += float(np.clip(0.5 * (y0 - y2) / bend, -0.5, 0.5)) * (times[k + 1] - times[k]) if bend < 0 else 0.0
+        placed.append((s[j], at, row[k] - row[far].max()))
+    return tuple(np.array(c, dtype=np.float64) for c in zip(*placed)) if placed else none
+
+
+def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
+    order = np.argsort(x)
+    total = np.cumsum(w[order])
+    return float(x[order][np.searchsorted(total, total[-1] / 2)])
+
+
+def _deviation(s: np.ndarray, t: np.ndarray, w: np.ndarray, speed: float) -> float:
+    """Weighted mean absolute deviation, in clip seconds, of placed frames from the best line of
+    slope 1 / speed through them."""
+    r = t - s / speed
+    return float(np.sum(w * np.abs(r - _weighted_median(r, w))) / w.sum())
+
+
 def _source_seconds(seconds: np.ndarray | None, n: int, fps: float) -> np.ndarray:
     """Frame times: the given ones, or frame i at i / fps."""
     if seconds is None:
@@ -497,12 +586,14 @@ def align_candidates(
     threshold: float = MATCH_THRESHOLD,
     null_vectors: np.ndarray | None = None,
     params: AlignParams = DEFAULT_PARAMS,
+    query_end_s: float | None = None,
 ) -> list[tuple[Hashable, Segment]]:
     """Align the query (m x d) with every candidate {video_id: (vectors n x d, seconds or
     None)} and give each query second to at most one (video, segment); best score first.
 
     Query and sources are sampled at `fps`; `query_seconds` are the query frames' own times
-    (i / fps when None), which the segments' query times are read from.
+    (i / fps when None), which the segments' query times are read from; `query_end_s`, where the
+    query ends (its duration), which no segment runs past.
     null_vectors: frames that carry no information; None means the flat-frame copy descriptor.
     """
     query = _as_vectors(query)
@@ -526,7 +617,7 @@ def align_candidates(
     log.debug(
         "clip of %d frames: %d segments among %d candidates", len(query), len(runs), len(candidates)
     )
-    return [(run.key, _to_segment(run, seconds[run.key], query_seconds, fps, params)) for run in runs]
+    return [(run.key, _to_segment(run, seconds[run.key], query_seconds, fps, params, query_end_s)) for run in runs]
 
 
 def align(

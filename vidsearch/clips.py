@@ -36,6 +36,10 @@ class ClipVectors:
     # of each: (len(boxes), m, d)
     boxes: tuple[Crop, ...] = ()
     box_vectors: np.ndarray | None = None
+    # A short clip's whole picture sampled FINE_FPS times a second (its frames at `fps` among
+    # them), which reads its speed to a hundredth (alignment.refine_speed); None for a long one.
+    fine_seconds: np.ndarray | None = None
+    fine_copy: np.ndarray | None = None
 
     @property
     def aspect(self) -> float:
@@ -60,14 +64,24 @@ def clip_file(data: bytes, suffix: str = ".bin") -> Iterator[str]:
             os.unlink(path)
 
 
+# Clips up to FINE_MAX_S long are also sampled FINE_FPS times a second: over 5-30 s, 1 fps is too
+# few frames to tell 1.1x from 1x; beyond, it is enough (docs/benchmarks.md).
+FINE_FPS = 4.0
+FINE_MAX_S = 30.0
+
+
 def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: float = 600.0,
                  descriptor: CopyDescriptor = DCT, chunk: int = 16) -> ClipVectors:
     """A clip's vectors: each sampled frame, its inset windows and (for a linear descriptor) the
-    frame less each side, described `chunk` frames at a time (a learned descriptor runs in batches)."""
+    frame less each side, described `chunk` frames at a time (a learned descriptor runs in batches);
+    for a short clip, also the whole picture between those frames (`ClipVectors.fine_copy`)."""
     meta = probe(path)
     if meta.duration_s > max_seconds:
         raise MediaError(f"the clip is {meta.duration_s:.0f} s long; clips of at most {max_seconds:.0f} s are matched")
     sides = len(SIDES) if descriptor.linear else 0
+    # Sampled at a whole multiple of `fps`, every `every`-th frame is the one sampled at `fps`.
+    every = max(1, round(FINE_FPS / fps)) if meta.duration_s <= FINE_MAX_S else 1
+    between_seconds, between, between_images = [], [], []
     seconds, described, images = [], [], []
     first: list[np.ndarray] = []  # the frames the boxes are found from, held until they are
     boxes: list[tuple[int, int, int, int]] | None = None
@@ -88,7 +102,14 @@ def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: 
             add(image)
         first.clear()
 
-    for frame in iter_frames(path, meta, fps=fps, max_side=max_side, decoder="pyav"):
+    for n, frame in enumerate(iter_frames(path, meta, fps=fps * every, max_side=max_side, decoder="pyav")):
+        if n % every:
+            between_seconds.append(frame.second)
+            between_images.append(frame.image)
+            if len(between_images) >= chunk:
+                between.append(descriptor.describe(between_images))
+                between_images.clear()
+            continue
         seconds.append(frame.second)
         if boxes is not None:
             add(frame.image)
@@ -100,10 +121,18 @@ def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: 
         settle()
     if images:
         described.append(descriptor.describe(images))
+    if between_images:
+        between.append(descriptor.describe(between_images))
     d, per_frame = descriptor.dim, 1 + len(INSET_WINDOWS) + sides + len(boxes)
     vectors = np.concatenate(described).reshape(len(seconds), per_frame, d) if seconds else np.zeros((0, per_frame, d))
     vectors = vectors.astype(np.float32).transpose(1, 0, 2)  # (per_frame, m, d)
     at, (h, w) = 1 + len(INSET_WINDOWS), size
+    fine_seconds = fine_copy = None
+    if every > 1 and between_seconds:
+        fine_seconds = np.concatenate([seconds, between_seconds]).astype(np.float32)
+        fine_copy = np.concatenate([vectors[0], *between]).astype(np.float32)
+        order = np.argsort(fine_seconds, kind="stable")
+        fine_seconds, fine_copy = fine_seconds[order], np.ascontiguousarray(fine_copy[order])
     return ClipVectors(
         seconds=np.array(seconds, dtype=np.float32),
         copy=np.ascontiguousarray(vectors[0]),
@@ -115,6 +144,8 @@ def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: 
         boxes=tuple(Crop(x=round(x0 / w, 3), width=round((x1 - x0) / w, 3), y=round(y0 / h, 3),
                          height=round((y1 - y0) / h, 3)) for y0, y1, x0, x1 in boxes),
         box_vectors=np.ascontiguousarray(vectors[at + sides :]),
+        fine_seconds=fine_seconds,
+        fine_copy=fine_copy,
     )
 
 

@@ -106,7 +106,7 @@ def _match(store, index, clip: ClipVectors, found: list[list[list[str]]], limit:
     # Every alignment reads the clip's own frame times: sampled at another rate than 1 fps, or
     # starting late, its segments still say where in the clip they are.
     align = partial(align_candidates, fps=clip.fps, query_seconds=clip.seconds, params=descriptor.params,
-                    null_vectors=descriptor.null_vectors())
+                    null_vectors=descriptor.null_vectors(), query_end_s=clip.metadata.duration_s)
     candidates = {}
     plain = {vid: index.frames(vid) for vid in found[0][0]}
     for vid, (source_seconds, vectors) in plain.items():
@@ -114,7 +114,8 @@ def _match(store, index, clip: ClipVectors, found: list[list[list[str]]], limit:
         if descriptor.flip is not None:
             candidates[(vid, True)] = (vectors * descriptor.flip, source_seconds)
     threshold = descriptor.threshold if threshold is None else threshold
-    matched = [(vid, flipped, None, None, seg) for (vid, flipped), seg in align(copy, candidates, threshold=threshold)]
+    matched = [(vid, flipped, None, None, _timed(clip, seg, *candidates[vid, flipped]))
+               for (vid, flipped), seg in align(copy, candidates, threshold=threshold)]
     windowed = replace(descriptor.params, speeds=WINDOW_SPEEDS)
     matched += _inset_matches(align, index, *_windows(clip), found[1], claimed={vid for vid, *_ in matched},
                               threshold=threshold, params=windowed)
@@ -142,6 +143,16 @@ def _match(store, index, clip: ClipVectors, found: list[list[list[str]]], limit:
         for vid, flipped, inset_at, crop, seg in matched
         if vid in paths
     ][:limit]
+
+
+def _timed(clip: ClipVectors, segment, vectors: np.ndarray, seconds: np.ndarray):
+    """The segment's speed and source span, read again from the clip's dense frames where it has
+    them, against the source's frames as they were aligned (mirrored for a mirrored reading)."""
+    from vidsearch.alignment import refine_speed
+
+    if clip.fine_copy is None:
+        return segment
+    return refine_speed(segment, clip.fine_seconds, clip.fine_copy, seconds, vectors, clip.descriptor.params)
 
 
 def _best_per_source(aligned, discount: float, describe) -> dict[str, tuple]:

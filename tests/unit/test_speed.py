@@ -1,0 +1,124 @@
+"""Short clips played faster or slower: their speed read from the clip's dense frames against the
+source's 1 fps ones (alignment.refine_speed), and the source span that follows it."""
+
+import subprocess
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from vidsearch.alignment import Segment, refine_speed
+from vidsearch.clips import FINE_FPS, clip_vectors
+from vidsearch.copy_index import CopyIndex
+from vidsearch.matching import match_clip
+from vidsearch.store import ids
+from vidsearch.store.records import VideoRecord
+
+SHUTTLE, TOY = "space_shuttle_in_orbit.webm", "toy_crystal_tabletop.mp4"
+LIBRARY = [SHUTTLE, TOY, "tears_of_steel_battle_clip.webm", "chaplin_street_scene.mp4", "bottle_on_table.mp4"]
+
+
+def footage(dim: int = 63, seed: int = 0):
+    """Frames of a moving picture as a function of time: unit vectors that turn a quarter of the
+    way round in about half a second, so a frame a second away looks unlike it."""
+    rng = np.random.default_rng(seed)
+    rates, phases, mix = rng.uniform(0.5, 3.0, 24), rng.uniform(0, 2 * np.pi, 24), rng.normal(size=(48, dim))
+
+    def frames(t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)[:, None]
+        v = np.hstack([np.cos(rates * t + phases), np.sin(rates * t + phases)]) @ mix
+        v += rng.normal(scale=0.05, size=v.shape)  # re-encoding
+        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+    return frames
+
+
+def played(speed: float, start: float = 20.0, seconds: float = 7.0, fine_fps: float = 4.0, frames=None):
+    """The 1 fps source, and the clip sampled densely; with what 1 fps alignment would report:
+    speed 1 and a start half a second off."""
+    frames = frames or footage()
+    source_seconds = np.arange(60.0)
+    fine_seconds = np.arange(0, seconds, 1 / fine_fps)
+    coarse = Segment(query_start_s=0.0, query_end_s=seconds, source_start_s=start + 0.5,
+                     source_end_s=start + 0.5 + seconds, score=0.8, matched_frames=int(seconds))
+    return coarse, fine_seconds, frames(start + speed * fine_seconds), source_seconds, frames(source_seconds)
+
+
+@pytest.mark.parametrize("speed", [0.8, 0.9, 1.1, 1.25])
+def test_speed_read_from_dense_frames(speed):
+    segment = refine_speed(*played(speed))
+    assert segment.speed == pytest.approx(speed, abs=0.02)
+    assert segment.source_start_s == pytest.approx(20.0, abs=0.2)
+    assert segment.source_end_s == pytest.approx(20.0 + 7 * speed, abs=0.3)
+    assert (segment.query_start_s, segment.query_end_s) == (0.0, 7.0)
+
+
+def test_clip_at_its_own_speed_stays_at_speed_one():
+    for seed in range(5):
+        segment = refine_speed(*played(1.0, frames=footage(seed=seed)))
+        assert segment.speed == 1.0
+        assert segment.source_start_s == pytest.approx(20.0, abs=0.2)
+
+
+def test_a_still_shot_keeps_what_the_alignment_said():
+    coarse, fine_seconds, _, source_seconds, source = played(1.25)
+    still = np.tile(source[20], (len(fine_seconds), 1))
+    assert refine_speed(coarse, fine_seconds, still, source_seconds, np.tile(source[20], (60, 1))) == coarse
+
+
+def test_the_speed_the_alignment_read_stands_unless_the_frames_say_otherwise():
+    coarse, *rest = played(1.25)
+    segment = refine_speed(replace(coarse, speed=1.25), *rest)
+    assert segment.speed == pytest.approx(1.25, abs=0.02)
+
+
+@pytest.fixture(scope="module")
+def indexed(shared_videos):
+    index, paths = CopyIndex(), {}
+    for name in LIBRARY:
+        clip = clip_vectors(str(shared_videos / name))
+        index.add(ids.video_id(name), clip.seconds, clip.copy)
+        paths[ids.video_id(name)] = str(shared_videos / name)
+    return index, paths
+
+
+@pytest.fixture
+def library(store, indexed):
+    index, paths = indexed
+    for vid, path in paths.items():
+        store.put_video(VideoRecord(video_id=vid, path=path, checksum=vid, size_bytes=1, status="complete"))
+    return index
+
+
+def cut(src, out, start: float, speed: float, seconds: float, *vf: str):
+    """`seconds` of clip playing the source from `start` at `speed`, as an editor retimes it."""
+    graph = ",".join([f"setpts=(PTS-STARTPTS)/{speed}", *vf, "scale=trunc(iw/2)*2:trunc(ih/2)*2"])
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", str(start), "-t", str(seconds * speed), "-i", str(src),
+                    "-vf", graph, "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", str(out)], check=True)
+    return out
+
+
+# Seven to nine seconds: seven to nine frames at 1 fps, over which speed 1 explained the frames
+# as well as the true speed, and was reported.
+@pytest.mark.parametrize(("name", "start", "speed", "seconds", "vf"), [
+    (SHUTTLE, 1.0, 0.8, 9.0, ()),
+    (SHUTTLE, 0.7, 1.25, 7.0, ()),
+    (TOY, 1.85, 1.1, 8.0, ()),
+    (TOY, 1.0, 1.25, 8.0, ("hflip",)),  # mirrored: read against the mirrored source
+])
+def test_short_retimed_clip_reports_its_speed_and_the_source_it_plays(shared_videos, tmp_path, store, library,
+                                                                      name, start, speed, seconds, vf):
+    clip = clip_vectors(str(cut(shared_videos / name, tmp_path / "retimed.mp4", start, speed, seconds, *vf)))
+    assert clip.fine_copy is not None and len(clip.fine_copy) >= FINE_FPS * (seconds - 1)
+    [found, *_] = match_clip(store, library, clip)
+    assert found.path.endswith(name) and found.flipped == bool(vf), found
+    assert found.speed == pytest.approx(speed, abs=0.03), found
+    assert found.query_end_s <= seconds + 0.1, found  # never past the clip's end
+    assert abs(found.source_start_s - (start + speed * found.query_start_s)) <= 0.5, found
+    assert abs(found.source_end_s - (start + speed * found.query_end_s)) <= 0.6, found
+
+
+def test_short_clip_at_its_own_speed_reports_speed_one(shared_videos, tmp_path, store, library):
+    clip = clip_vectors(str(cut(shared_videos / SHUTTLE, tmp_path / "same.mp4", 1.2, 1.0, 7.7, "fps=24")))
+    [found, *_] = match_clip(store, library, clip)
+    assert found.path.endswith(SHUTTLE) and found.speed == 1.0, found
