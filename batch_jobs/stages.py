@@ -144,7 +144,8 @@ def describe_clip(row: dict, settings_json: str) -> dict:
     try:
         with local_copy(row["path"]) as local:
             vectors = clip_vectors(local, fps=settings.sampling.fps, max_side=settings.sampling.max_side,
-                                   max_seconds=settings.serve.max_clip_s, descriptor=load_descriptor(settings.descriptor))
+                                   max_seconds=settings.serve.max_clip_s, descriptor=load_descriptor(settings.descriptor),
+                                   fine_fps=settings.sampling.clip_fine_fps, fine_max_s=settings.sampling.clip_fine_max_s)
             row["clip"] = pickle.dumps((vectors, clip_fingerprint(local, vectors.metadata)))
     except MediaError as e:
         row["error"] = str(e)

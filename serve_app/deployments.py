@@ -75,6 +75,7 @@ class Embedder:
             return clip_vectors(
                 path, fps=self.settings.sampling.fps, max_side=self.settings.sampling.max_side,
                 max_seconds=self.settings.serve.max_clip_s, descriptor=descriptor,
+                fine_fps=self.settings.sampling.clip_fine_fps, fine_max_s=self.settings.sampling.clip_fine_max_s,
             )
 
 

@@ -27,6 +27,10 @@ Method
    runs are cut back to the frames still free and scored again. So a clip cut from A then B gives
    an A segment and a B segment, and one query second never goes to two sources. Runs of one
    source on one diagonal with a short free gap between them are then joined.
+5. Time. A segment's speed is the exact line (speeds 0.01 apart) that best explains its frames,
+   speed 1 unless another is clearly better; where the clip was also sampled densely (4 fps, a
+   short clip), `refine_speed` reads it again from where the dense clip shows each source frame.
+   Segments end where the clip does.
 
 Threshold
 `MATCH_THRESHOLD` = 0.71: below it nothing is reported. It was first set at 0.70, calibrated on

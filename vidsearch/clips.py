@@ -36,7 +36,7 @@ class ClipVectors:
     # of each: (len(boxes), m, d)
     boxes: tuple[Crop, ...] = ()
     box_vectors: np.ndarray | None = None
-    # A short clip's whole picture sampled FINE_FPS times a second (its frames at `fps` among
+    # A short clip's whole picture sampled about FINE_FPS times a second (its frames at `fps` among
     # them), which reads its speed to a hundredth (alignment.refine_speed); None for a long one.
     fine_seconds: np.ndarray | None = None
     fine_copy: np.ndarray | None = None
@@ -65,22 +65,25 @@ def clip_file(data: bytes, suffix: str = ".bin") -> Iterator[str]:
 
 
 # Clips up to FINE_MAX_S long are also sampled FINE_FPS times a second: over 5-30 s, 1 fps is too
-# few frames to tell 1.1x from 1x; beyond, it is enough (docs/benchmarks.md).
+# few frames to tell 1.1x from 1x; beyond, it is enough (docs/benchmarks.md). The defaults of
+# config.SamplingSettings.clip_fine_fps and clip_fine_max_s.
 FINE_FPS = 4.0
 FINE_MAX_S = 30.0
 
 
 def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: float = 600.0,
-                 descriptor: CopyDescriptor = DCT, chunk: int = 16) -> ClipVectors:
+                 descriptor: CopyDescriptor = DCT, chunk: int = 16, fine_fps: float = FINE_FPS,
+                 fine_max_s: float = FINE_MAX_S) -> ClipVectors:
     """A clip's vectors: each sampled frame, its inset windows and (for a linear descriptor) the
     frame less each side, described `chunk` frames at a time (a learned descriptor runs in batches);
-    for a short clip, also the whole picture between those frames (`ClipVectors.fine_copy`)."""
+    for a clip of at most `fine_max_s`, also the whole picture at about `fine_fps` (a whole multiple
+    of `fps`; `ClipVectors.fine_copy`)."""
     meta = probe(path)
     if meta.duration_s > max_seconds:
         raise MediaError(f"the clip is {meta.duration_s:.0f} s long; clips of at most {max_seconds:.0f} s are matched")
     sides = len(SIDES) if descriptor.linear else 0
     # Sampled at a whole multiple of `fps`, every `every`-th frame is the one sampled at `fps`.
-    every = max(1, round(FINE_FPS / fps)) if meta.duration_s <= FINE_MAX_S else 1
+    every = max(1, round(fine_fps / fps)) if meta.duration_s <= fine_max_s else 1
     between_seconds, between, between_images = [], [], []
     seconds, described, images = [], [], []
     first: list[np.ndarray] = []  # the frames the boxes are found from, held until they are

@@ -35,6 +35,9 @@ class SamplingSettings(BaseModel):
     decoder: Literal["auto", "decord", "pyav"] = Field(
         "auto", description="first decoder; the other is the fallback. auto: PyAV while finding scenes, else decord")
     max_side: int = Field(384, ge=64, le=1024, description="decoded frames fit in this square")
+    clip_fine_fps: float = Field(
+        4.0, gt=0, le=30, description="clips to match up to clip_fine_max_s long are also sampled this often, for their speed")
+    clip_fine_max_s: float = Field(30.0, ge=0, description="longest clip sampled at clip_fine_fps; 0 turns it off")
     segment_s: float = Field(120.0, gt=0, description="videos are decoded in segments this long, in parallel")
     chunk_frames: int = Field(16, ge=1, le=256, description="frames decoded per call; bounds memory")
     chunk_timeout_s: float = Field(60.0, gt=0, description="decord deadline per chunk before fallback")
