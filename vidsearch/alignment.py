@@ -491,8 +491,9 @@ def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.nd
     follows the line. Too few placed frames (a still shot) leave the segment as it was, but for
     where it starts, which one placed frame pins.
     """
+    source_seconds = np.asarray(source_seconds, dtype=np.float64)
     s, t, w = _placed_frames(segment, np.asarray(fine_seconds, dtype=np.float64), _as_vectors(fine_vectors),
-                             np.asarray(source_seconds, dtype=np.float64), _as_vectors(source_vectors), params)
+                             source_seconds, _as_vectors(source_vectors), params)
     if not len(s):
         return segment
     speed = segment.speed
@@ -503,8 +504,12 @@ def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.nd
         if own - deviations[best] >= SPEED_GAIN_S and deviations[best] <= SPEED_GAIN_SHARE * own:
             speed = float(FINE_SPEEDS[best])
     a = _weighted_median(t - s / speed, w)
-    return replace(segment, speed=speed, source_start_s=round(speed * (segment.query_start_s - a), 3),
-                   source_end_s=round(speed * (segment.query_end_s - a), 3))
+    # The line may run past the source's ends (a clip that starts before it); its span does not.
+    step = float(np.median(np.diff(source_seconds))) if len(source_seconds) > 1 else 1.0
+    first, end = float(source_seconds.min()), float(source_seconds.max()) + step
+    start = min(max(speed * (segment.query_start_s - a), first), end)
+    return replace(segment, speed=speed, source_start_s=round(start, 3),
+                   source_end_s=round(min(max(speed * (segment.query_end_s - a), start), end), 3))
 
 
 def _placed_frames(segment: Segment, fine_seconds: np.ndarray, fine: np.ndarray, source_seconds: np.ndarray,

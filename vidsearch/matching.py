@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vidsearch.alignment import AlignParams
+from vidsearch.alignment import AlignParams, Segment, refine_speed
 from vidsearch.fingerprints import AudioFingerprint
 from vidsearch.results import AudioCheck, Crop, Match
 
@@ -145,11 +145,9 @@ def _match(store, index, clip: ClipVectors, found: list[list[list[str]]], limit:
     ][:limit]
 
 
-def _timed(clip: ClipVectors, segment, vectors: np.ndarray, seconds: np.ndarray):
+def _timed(clip: ClipVectors, segment: Segment, vectors: np.ndarray, seconds: np.ndarray) -> Segment:
     """The segment's speed and source span, read again from the clip's dense frames where it has
     them, against the source's frames as they were aligned (mirrored for a mirrored reading)."""
-    from vidsearch.alignment import refine_speed
-
     if clip.fine_copy is None:
         return segment
     return refine_speed(segment, clip.fine_seconds, clip.fine_copy, seconds, vectors, clip.descriptor.params)

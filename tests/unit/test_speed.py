@@ -122,3 +122,16 @@ def test_short_clip_at_its_own_speed_reports_speed_one(shared_videos, tmp_path, 
     clip = clip_vectors(str(cut(shared_videos / SHUTTLE, tmp_path / "same.mp4", 1.2, 1.0, 7.7, "fps=24")))
     [found, *_] = match_clip(store, library, clip)
     assert found.path.endswith(SHUTTLE) and found.speed == 1.0, found
+
+
+def test_the_source_span_stays_within_the_source():
+    # A clip whose first half second comes before the source's first frame (the source was trimmed).
+    coarse, *rest = played(1.25, start=-0.5)
+    segment = refine_speed(replace(coarse, source_start_s=0.0, source_end_s=7.0), *rest)
+    assert segment.speed == pytest.approx(1.25, abs=0.02)
+    assert segment.source_start_s == 0.0
+    assert segment.source_end_s == pytest.approx(-0.5 + 7 * 1.25, abs=0.3)
+    # And one that runs past its last.
+    coarse, *rest = played(1.25, start=52.0)
+    segment = refine_speed(replace(coarse, source_start_s=52.0, source_end_s=60.0), *rest)
+    assert segment.source_end_s <= 60.0
