@@ -471,6 +471,7 @@ def _line_through(diag: _Diagonal, matched: np.ndarray, first: int, last: int) -
 EVENT_TIE = 0.01  # clip frames this close to a source frame's best likeness are as like it
 EVENT_WIDTH_S = 1.0  # a source frame as like a longer stretch of the clip than this is not placed
 EVENT_PROMINENCE = 0.01  # its best must beat every clip frame a second or more away by this much
+EVENT_EDGE_S = 0.5  # nor one whose likeness peaks this close to the segment's ends (below)
 EVENT_SPAN_S = 2.0  # source seconds the placed frames must span for a speed to be read
 SPEED_GAIN_S = 0.05  # mean deviation (clip seconds) another speed must take off the segment's own
 SPEED_GAIN_SHARE = 0.6  # and the most of it that it may leave
@@ -488,14 +489,12 @@ def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.nd
     t = a + s / v. The speed 0.75-1.30 that fits them best (least weighted mean absolute deviation,
     each frame weighted by how much its place stands out) replaces the segment's where it takes
     SPEED_GAIN_S off the deviation and leaves at most SPEED_GAIN_SHARE of it; the source span then
-    follows the line. Too few placed frames (a still shot) leave the segment as it was, but for
-    where it starts, which one placed frame pins.
+    follows the line. Too few placed frames to read a speed (a still shot) leave the speed as it
+    was, and those in the segment's first half pin where it starts.
     """
     source_seconds = np.asarray(source_seconds, dtype=np.float64)
     s, t, w = _placed_frames(segment, np.asarray(fine_seconds, dtype=np.float64), _as_vectors(fine_vectors),
                              source_seconds, _as_vectors(source_vectors), params)
-    if not len(s):
-        return segment
     speed = segment.speed
     if len(s) >= 2 and s.max() - s.min() >= EVENT_SPAN_S:
         deviations = [_deviation(s, t, w, v) for v in FINE_SPEEDS]
@@ -503,6 +502,14 @@ def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.nd
         own = _deviation(s, t, w, speed)
         if own - deviations[best] >= SPEED_GAIN_S and deviations[best] <= SPEED_GAIN_SHARE * own:
             speed = float(FINE_SPEEDS[best])
+    else:
+        # The speed is the alignment's, which may be off by a fifth: carried back from a frame
+        # placed late in the segment, that error would move its start further than the
+        # alignment's line (drawn through the segment's middle) does.
+        early = t - segment.query_start_s <= (segment.query_end_s - segment.query_start_s) / 2
+        s, t, w = s[early], t[early], w[early]
+    if not len(s):
+        return segment
     a = _weighted_median(t - s / speed, w)
     # The line may run past the source's ends (a clip that starts before it); its span does not.
     step = float(np.median(np.diff(source_seconds))) if len(source_seconds) > 1 else 1.0
@@ -529,8 +536,9 @@ def _placed_frames(segment: Segment, fine_seconds: np.ndarray, fine: np.ndarray,
         k = int(np.argmax(row))
         ties = np.flatnonzero(row >= row[k] - EVENT_TIE)
         far = np.abs(times - times[k]) >= 1.0
-        # A peak at the clip's edge may be a source frame beyond it, seen as the nearest the clip has.
-        if row[k] < floor or ties[0] == 0 or ties[-1] == len(times) - 1 or not far.any():
+        # A peak near the clip's edge may be a source frame beyond it, seen as the nearest the clip has.
+        edge = min(times[ties[0]] - times[0], times[-1] - times[ties[-1]]) < EVENT_EDGE_S
+        if row[k] < floor or edge or not far.any():
             continue
         if times[ties[-1]] - times[ties[0]] > EVENT_WIDTH_S or row[k] - row[far].max() < EVENT_PROMINENCE:
             continue

@@ -135,3 +135,28 @@ def test_the_source_span_stays_within_the_source():
     coarse, *rest = played(1.25, start=52.0)
     segment = refine_speed(replace(coarse, source_start_s=52.0, source_end_s=60.0), *rest)
     assert segment.source_end_s <= 60.0
+
+
+def test_a_frame_placed_late_in_a_clip_at_an_unread_speed_does_not_move_its_start():
+    # Still footage but for one brief change 6 s in; played at 0.8x, the clip shows it at 7.5 s.
+    # One placed frame cannot tell the speed, and carried back from 7.5 s at speed 1 it would
+    # put the start 1.5 s early; the alignment's line through the middle is nearer.
+    rng = np.random.default_rng(3)
+    still, change = rng.normal(size=63), rng.normal(size=63)
+
+    def frames(t):
+        t = np.asarray(t, dtype=np.float64)[:, None]
+        v = still + 3 * np.exp(-(((t - 26.0) / 0.3) ** 2)) * change + rng.normal(scale=0.01, size=(len(t), 63))
+        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+    coarse, fine_seconds, _, source_seconds, _ = played(0.8, seconds=9.0)
+    coarse = replace(coarse, source_start_s=19.1, source_end_s=28.1)
+    segment = refine_speed(coarse, fine_seconds, frames(20.0 + 0.8 * fine_seconds), source_seconds,
+                           frames(source_seconds))
+    assert (segment.speed, segment.source_start_s) == (1.0, 19.1)
+    # The same change early in the clip (1.5 s in) pins the start nearer the truth (24.8) than
+    # the line had it: 26 - 1.5 at speed 1.
+    coarse = replace(coarse, source_start_s=24.1, source_end_s=33.1)
+    segment = refine_speed(coarse, fine_seconds, frames(24.8 + 0.8 * fine_seconds), source_seconds,
+                           frames(source_seconds))
+    assert segment.source_start_s == pytest.approx(24.5, abs=0.1)
