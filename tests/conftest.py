@@ -146,6 +146,28 @@ def open_test_store(engine: str, folder: Path, semantic_dim: int = 8, copy_dim: 
     return ServerStore(QdrantClient(path=str(folder)), settings, semantic_dim, indexes=False, copy_dim=copy_dim)
 
 
+def copy_library(folder: Path, names: list[str]):
+    """The named videos' 1 fps copy vectors in an in-memory copy index, and their paths by video id."""
+    from vidsearch.clips import clip_vectors
+    from vidsearch.copy_index import CopyIndex
+    from vidsearch.store import ids
+
+    index, paths = CopyIndex(), {}
+    for name in names:
+        clip = clip_vectors(str(folder / name), fine_max_s=0)
+        index.add(ids.video_id(name), clip.seconds, clip.copy)
+        paths[ids.video_id(name)] = str(folder / name)
+    return index, paths
+
+
+def register_videos(store, paths: dict[str, str]) -> None:
+    """Records of indexed videos, so that matches can name them."""
+    from vidsearch.store.records import VideoRecord
+
+    for vid, path in paths.items():
+        store.put_video(VideoRecord(video_id=vid, path=path, checksum=vid, size_bytes=1, status="complete"))
+
+
 @pytest.fixture(params=STORE_ENGINES)
 def store(request, tmp_path):
     s = open_test_store(request.param, tmp_path / "store")

@@ -6,15 +6,13 @@ import subprocess
 import numpy as np
 import pytest
 
+from tests.conftest import copy_library, register_videos
 from vidsearch.clips import clip_vectors
-from vidsearch.copy_index import CopyIndex
 from vidsearch.crops import windows_for
 from vidsearch.embedders.copy import copy_descriptor
 from vidsearch.media.frames import iter_frames
 from vidsearch.media.probe import probe
 from vidsearch.matching import match_clip
-from vidsearch.store import ids
-from vidsearch.store.records import VideoRecord
 
 SOURCE = "toy_crystal_tabletop.mp4"  # 12 s at 3:2: hands moving a crystal on a table
 LIBRARY = ["tears_of_steel_battle_clip.webm", "bbb_opening_480p_30s.mp4", "chaplin_street_scene.mp4",
@@ -23,20 +21,13 @@ LIBRARY = ["tears_of_steel_battle_clip.webm", "bbb_opening_480p_30s.mp4", "chapl
 
 @pytest.fixture(scope="module")
 def indexed(shared_videos):
-    index, paths = CopyIndex(), {}
-    for name in LIBRARY:
-        clip = clip_vectors(str(shared_videos / name))
-        vid = ids.video_id(name)
-        index.add(vid, clip.seconds, clip.copy)
-        paths[vid] = str(shared_videos / name)
-    return index, paths
+    return copy_library(shared_videos, LIBRARY)
 
 
 @pytest.fixture
 def library(store, indexed):
     index, paths = indexed
-    for vid, path in paths.items():
-        store.put_video(VideoRecord(video_id=vid, path=path, checksum=vid, size_bytes=1, status="complete"))
+    register_videos(store, paths)
     return index
 
 

@@ -7,12 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from tests.conftest import copy_library, register_videos
 from vidsearch.alignment import Segment, refine_speed
 from vidsearch.clips import FINE_FPS, clip_vectors
-from vidsearch.copy_index import CopyIndex
 from vidsearch.matching import match_clip
-from vidsearch.store import ids
-from vidsearch.store.records import VideoRecord
 
 SHUTTLE, TOY = "space_shuttle_in_orbit.webm", "toy_crystal_tabletop.mp4"
 LIBRARY = [SHUTTLE, TOY, "tears_of_steel_battle_clip.webm", "chaplin_street_scene.mp4", "bottle_on_table.mp4"]
@@ -74,19 +72,13 @@ def test_the_speed_the_alignment_read_stands_unless_the_frames_say_otherwise():
 
 @pytest.fixture(scope="module")
 def indexed(shared_videos):
-    index, paths = CopyIndex(), {}
-    for name in LIBRARY:
-        clip = clip_vectors(str(shared_videos / name))
-        index.add(ids.video_id(name), clip.seconds, clip.copy)
-        paths[ids.video_id(name)] = str(shared_videos / name)
-    return index, paths
+    return copy_library(shared_videos, LIBRARY)
 
 
 @pytest.fixture
 def library(store, indexed):
     index, paths = indexed
-    for vid, path in paths.items():
-        store.put_video(VideoRecord(video_id=vid, path=path, checksum=vid, size_bytes=1, status="complete"))
+    register_videos(store, paths)
     return index
 
 
