@@ -514,9 +514,8 @@ def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.nd
     # The line may run past the source's ends (a clip that starts before it); its span does not.
     step = float(np.median(np.diff(source_seconds))) if len(source_seconds) > 1 else 1.0
     first, end = float(source_seconds.min()), float(source_seconds.max()) + step
-    start = min(max(speed * (segment.query_start_s - a), first), end)
-    return replace(segment, speed=speed, source_start_s=round(start, 3),
-                   source_end_s=round(min(max(speed * (segment.query_end_s - a), start), end), 3))
+    start, stop = np.clip(speed * (np.array([segment.query_start_s, segment.query_end_s]) - a), first, end)
+    return replace(segment, speed=speed, source_start_s=round(float(start), 3), source_end_s=round(float(stop), 3))
 
 
 def _placed_frames(segment: Segment, fine_seconds: np.ndarray, fine: np.ndarray, source_seconds: np.ndarray,
