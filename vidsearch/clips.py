@@ -17,7 +17,7 @@ from vidsearch.embedders.descriptors import DCT, CopyDescriptor
 from vidsearch.fingerprints import AudioFingerprint, fingerprint_audio
 from vidsearch.media.files import sniff_container
 from vidsearch.media.frames import iter_frames
-from vidsearch.media.probe import MediaError, VideoMetadata, probe
+from vidsearch.media.probe import MediaError, VideoMetadata, probe_in_process
 from vidsearch.results import Crop
 
 
@@ -78,7 +78,7 @@ def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: 
     frame less each side, described `chunk` frames at a time (a learned descriptor runs in batches);
     for a clip of at most `fine_max_s`, also the whole picture at about `fine_fps` (a whole multiple
     of `fps`; `ClipVectors.fine_copy`)."""
-    meta = probe(path)
+    meta = probe_in_process(path)
     if meta.duration_s > max_seconds:
         raise MediaError(f"the clip is {meta.duration_s:.0f} s long; clips of at most {max_seconds:.0f} s are matched")
     sides = len(SIDES) if descriptor.linear else 0

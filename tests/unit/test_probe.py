@@ -4,7 +4,7 @@ import pytest
 
 from tests.conftest import rotate_video
 
-from vidsearch.media.probe import MediaError, probe
+from vidsearch.media.probe import MediaError, VideoMetadata, probe, probe_in_process
 
 
 def test_probe_fields(video_factory):
@@ -54,3 +54,38 @@ def test_probe_audio_only(tmp_path):
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine", "-t", "1", str(audio)], check=True)
     with pytest.raises(MediaError, match="no video stream"):
         probe(str(audio))
+
+
+def what_matching_reads(meta: VideoMetadata) -> tuple:
+    tracks = [(t.index, t.codec, t.channels, t.sample_rate, t.language) for t in meta.audio_tracks]
+    return (meta.container, meta.width, meta.height, meta.coded_width, meta.coded_height, meta.rotation,
+            meta.video_codec, meta.pixel_format, tracks, [t.codec for t in meta.subtitle_tracks])
+
+
+def test_an_upload_probed_in_process_reads_as_ffprobe_reads_it(tmp_path, video_factory):
+    plain = video_factory("p.mp4", seconds=4, size=(320, 240), fps=25)
+    rotated = rotate_video(video_factory("landscape.mp4", seconds=2, size=(320, 180), audio=False), tmp_path / "r.mp4")
+    webm = video_factory("v.webm", seconds=2, audio=True, codec=["-c:v", "libvpx-vp9", "-deadline", "realtime", "-b:v", "200k"])
+    for path in map(str, (plain, rotated, webm)):
+        ours, theirs = probe_in_process(path), probe(path)
+        assert what_matching_reads(ours) == what_matching_reads(theirs), path
+        assert ours.duration_s == pytest.approx(theirs.duration_s, abs=0.05) and ours.fps == theirs.fps
+    assert probe_in_process(str(rotated)).rotation in (90, 270)
+
+
+def test_real_videos_probed_in_process_read_as_ffprobe_reads_them(shared_videos):
+    for path in sorted(map(str, shared_videos.iterdir())):
+        ours, theirs = probe_in_process(path), probe(path)
+        assert what_matching_reads(ours) == what_matching_reads(theirs), path
+        assert ours.duration_s == pytest.approx(theirs.duration_s, abs=0.05), path
+
+
+def test_what_pyav_cannot_read_is_explained_by_ffprobe(tmp_path, video_factory):
+    text, cut, audio = tmp_path / "text.mp4", tmp_path / "cut.mp4", tmp_path / "a.m4a"
+    text.write_bytes(b"just some text\n" * 100)
+    whole = video_factory("whole.mp4", seconds=3)
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # its index (moov) is at the end
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine", "-t", "1", str(audio)], check=True)
+    for path, reason in ((text, "not a readable video"), (cut, "moov atom"), (audio, "no video stream")):
+        with pytest.raises(MediaError, match=reason):
+            probe_in_process(str(path))
