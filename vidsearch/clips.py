@@ -106,18 +106,19 @@ def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: 
         first.clear()
 
     for n, frame in enumerate(iter_frames(path, meta, fps=fps * every, max_side=max_side, decoder="pyav")):
+        image = descriptor.prepare(frame.image)
         if n % every:
             between_seconds.append(frame.second)
-            between_images.append(frame.image)
+            between_images.append(image)
             if len(between_images) >= chunk:
                 between.append(descriptor.describe(between_images))
                 between_images.clear()
             continue
         seconds.append(frame.second)
         if boxes is not None:
-            add(frame.image)
+            add(image)
             continue
-        first.append(frame.image)
+        first.append(image)
         if len(first) == boxes_in.LOOK:
             settle()
     if boxes is None:  # a clip shorter than the look

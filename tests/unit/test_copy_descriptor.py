@@ -13,6 +13,7 @@ from vidsearch.embedders.copy import (
     copy_descriptors,
     INSET_WINDOWS,
     inset_descriptors,
+    inset_images,
 )
 from vidsearch.media.frames import iter_frames
 from vidsearch.media.probe import probe
@@ -130,3 +131,19 @@ def test_a_flat_background_at_one_edge_is_picture():
     assert content_box(grey) == (0, 100, 0, 200)
     grey[-30:] = 200.0  # now a pair: light bars top and bottom
     assert content_box(grey) == (30, 70, 0, 200)
+
+
+def test_a_window_of_a_prepared_frame_describes_as_the_window_of_the_frame():
+    from vidsearch.crops import side_images
+    from vidsearch.embedders.descriptors import DCT
+    from vidsearch.media.insets import find_boxes
+
+    rng = np.random.default_rng(3)
+    frames = [np.repeat(np.repeat(rng.integers(0, 255, (27, 48, 3), dtype=np.uint8), 8, 0), 8, 1) for _ in range(3)]
+    grey = DCT.prepare(frames[0])
+    assert grey.ndim == 2 and grey.dtype == np.float32
+    windows = [frames[0], *inset_images(frames[0]), *side_images(frames[0])]
+    prepared = [grey, *inset_images(grey), *side_images(grey)]
+    assert np.array_equal(DCT.describe(prepared), DCT.describe(windows))
+    boxes = find_boxes(frames)  # the blocks' edges make some
+    assert boxes and find_boxes([DCT.prepare(f) for f in frames]) == boxes

@@ -149,9 +149,17 @@ def _mirrored(grey: np.ndarray, limit: int, mirror: float, depth: int = 12) -> t
     return edge(grey), edge(grey[::-1])
 
 
+def grey_levels(image: np.ndarray) -> np.ndarray:
+    """What the descriptor reads of an RGB uint8 frame: its grey levels (float32), per pixel, so
+    that a window of them is the grey levels of that window. A 2-D array is taken as grey."""
+    if image.ndim == 2:
+        return np.asarray(image, dtype=np.float32)
+    return np.asarray(Image.fromarray(image).convert("L"), dtype=np.float32)
+
+
 def copy_descriptor(image: np.ndarray) -> np.ndarray:
-    """The 63-d copy vector of an RGB uint8 frame (float32, unit length)."""
-    grey = np.asarray(Image.fromarray(image).convert("L"), dtype=np.float32)
+    """The 63-d copy vector of an RGB uint8 frame, or of its grey levels (float32, unit length)."""
+    grey = grey_levels(image)
     top, bottom, left, right = content_box(grey)
     inner = Image.fromarray(grey[top:bottom, left:right])
     small = np.asarray(inner.resize((GRID, GRID), Image.Resampling.BOX), dtype=np.float32)

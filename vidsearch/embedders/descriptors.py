@@ -51,6 +51,11 @@ class CopyDescriptor(Protocol):
         """(k, dim): vectors of frames that say nothing about their source (a flat picture)."""
         ...
 
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """What `describe` reads of an RGB frame, made once for the frame and its windows: a slice
+        of it describes as the same slice of the frame would."""
+        ...
+
 
 class DctDescriptor:
     """The weight-free default (embedders.copy)."""
@@ -73,6 +78,11 @@ class DctDescriptor:
         from vidsearch.alignment import flat_frame_vector
 
         return flat_frame_vector()[None, :]
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        from vidsearch.embedders.copy import grey_levels
+
+        return grey_levels(image)  # once a frame, not once for each of its twenty-odd windows
 
     def __reduce__(self):
         return "DCT"  # the one instance, whatever process unpickles a clip's vectors
@@ -160,6 +170,9 @@ class LearnedDescriptor:
 
     def null_vectors(self) -> np.ndarray:
         return self._null
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        return image
 
     def __reduce__(self):
         # A clip's vectors travel between the job's tasks with their descriptor: by its settings,

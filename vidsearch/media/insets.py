@@ -15,7 +15,8 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from PIL import Image
+
+from vidsearch.embedders.copy import grey_levels
 
 LOOK = 12  # frames the boxes are found from (a clip's first): an inset stays put through a clip
 MOST = 2  # boxes kept per clip: each is one more window searched and aligned
@@ -29,11 +30,11 @@ MARGIN = 0.02  # of a box's sides dropped at its edges: the edge itself is no pa
 
 def find_boxes(frames: list[np.ndarray], most: int = MOST) -> list[tuple[int, int, int, int]]:
     """Up to `most` boxes (top, bottom, left, right; pixels, ends exclusive) of pictures inside
-    these frames (RGB uint8, one size), best first; none from fewer than two frames, whose
+    these frames (RGB uint8 or grey levels, one size), best first; none from fewer than two frames, whose
     lasting edges cannot be told from those of a still picture."""
     if len(frames) < 2:
         return []
-    grey = np.stack([np.asarray(Image.fromarray(f).convert("L"), dtype=np.float32) for f in frames])
+    grey = np.stack([grey_levels(f) for f in frames])
     t, h, w = grey.shape
     across = np.abs(np.diff(grey, axis=2)).mean(axis=0)  # (h, w-1): column b-1 | b at [:, b-1]
     down = np.abs(np.diff(grey, axis=1)).mean(axis=0)  # (h-1, w)
