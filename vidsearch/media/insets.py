@@ -30,8 +30,8 @@ MARGIN = 0.02  # of a box's sides dropped at its edges: the edge itself is no pa
 
 def find_boxes(frames: list[np.ndarray], most: int = MOST) -> list[tuple[int, int, int, int]]:
     """Up to `most` boxes (top, bottom, left, right; pixels, ends exclusive) of pictures inside
-    these frames (RGB uint8 or grey levels, one size), best first; none from fewer than two frames, whose
-    lasting edges cannot be told from those of a still picture."""
+    these frames (RGB uint8 or grey levels, one size), best first; none from fewer than two
+    frames, whose lasting edges cannot be told from those of a still picture."""
     if len(frames) < 2:
         return []
     grey = np.stack([grey_levels(f) for f in frames])

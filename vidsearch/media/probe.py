@@ -87,7 +87,7 @@ def probe_in_process(path: str) -> VideoMetadata:
             if video is not None:
                 first = next(container.decode(video))
                 info["streams"][video.index]["side_data_list"] = [{"rotation": first.rotation}]
-    except (av.FFmpegError, OSError, StopIteration, ValueError):
+    except Exception:  # whatever PyAV makes of an odd upload (no frame, a stream it reads oddly)
         return probe(path)
     return parse_probe(info)
 
