@@ -87,8 +87,8 @@ def _fills(grey: np.ndarray, top: int, bottom: int, blur: float, mirror: float) 
 
 def _bars(lines: np.ndarray, limit: int, dark: float, spread: float, tone: float) -> tuple[int, int]:
     """How many lines at the start and at the end of `lines` are border bars."""
-    if limit == 0:
-        return 0, 0
+    if limit == 0 or (lines[[0, -1]].std(axis=1) >= spread).all():
+        return 0, 0  # a bar's lines are flat, the outermost first: most windows end here, cheaply
     std, mean = lines.std(axis=1), lines.mean(axis=1)
 
     def run(flags: np.ndarray) -> int:
@@ -126,27 +126,29 @@ def _blurred(grey: np.ndarray, limit: int, blur: float, edge: float = 8.0) -> tu
 
 
 def _mirrored(grey: np.ndarray, limit: int, mirror: float, depth: int = 12) -> tuple[int, int]:
-    """Where the picture's top and bottom edges are, if the bands beyond them are the picture
-    mirrored: the edge t whose lines t-1-k and t+k agree best for k < depth (0 if none agree).
-    Lines without detail (a bar, a flat sky) mirror anything and are not looked at."""
+    """Where the picture's top and bottom edges are, if the bands beyond both are the picture
+    mirrored: the edge t whose lines t-1-k and t+k agree best for k < depth ((0, 0) unless both
+    sides agree). Lines without detail (a bar, a flat sky) mirror anything and are not looked at."""
 
     def edge(rows: np.ndarray) -> int:
-        lo = max(depth + 1, int(BLUR_BAND_MIN * len(rows)))
-        if min(limit, len(rows) - depth) <= lo:
+        lo, hi = max(depth + 1, int(BLUR_BAND_MIN * len(rows))), min(limit, len(rows) - depth)
+        if hi <= lo:
             return 0
-        ts = np.arange(lo, min(limit, len(rows) - depth))
-        spread = rows[: ts[-1] + depth].std(axis=1)  # each line's once: the windows below overlap
-        # Scaled, the mirror's axis falls between lines or on one: pair lines either way.
+        spread = rows[: hi - 1 + depth].std(axis=1)  # each line's once: the windows below overlap
+        # Scaled, the mirror's axis falls between lines or on one: pair lines either way. Slices
+        # of the edges lo..hi-1, not gathered copies: this is the costliest part of a tall frame.
         diff = np.min([
-            np.mean([np.abs(rows[ts - 1 - k - on] - rows[ts + k]).mean(axis=1) for k in range(depth)], axis=0)
+            np.mean([np.abs(rows[lo - 1 - k - on : hi - 1 - k - on] - rows[lo + k : hi + k]).mean(axis=1)
+                     for k in range(depth)], axis=0)
             for on in (0, 1)
         ], axis=0)
-        detailed = np.mean([spread[ts + k] for k in range(depth)], axis=0) >= DETAIL
+        detailed = np.mean([spread[lo + k : hi + k] for k in range(depth)], axis=0) >= DETAIL
         diff[~detailed] = np.inf
         best = int(np.argmin(diff))
-        return int(ts[best]) if diff[best] < mirror else 0
+        return lo + best if diff[best] < mirror else 0
 
-    return edge(grey), edge(grey[::-1])
+    top = edge(grey)
+    return (top, edge(grey[::-1])) if top else (0, 0)  # a fill on one side only is no fill
 
 
 def grey_levels(image: np.ndarray) -> np.ndarray:

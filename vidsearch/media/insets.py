@@ -12,6 +12,7 @@ against the lines just beside them.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -53,6 +54,7 @@ def find_boxes(frames: list[np.ndarray], most: int = MOST) -> list[tuple[int, in
     def horizontal(b: int, x0: int, x1: int) -> float:
         return float(row_sums[b - 1, x1] - row_sums[b - 1, x0]) / (x1 - x0) if 0 < b < h else np.inf
 
+    @functools.cache  # a side is shared by every box that has it: each is weighed once
     def side(strength, b: int, lo: int, hi: int, n: int) -> float:
         """A side's strength: its step over the picture's, if it is a ridge against its neighbours."""
         if b in (0, n):
@@ -66,11 +68,17 @@ def find_boxes(frames: list[np.ndarray], most: int = MOST) -> list[tuple[int, in
         area = (x1 - x0) * (y1 - y0) / (w * h)
         if not (MIN_AREA <= area <= MAX_AREA and SHAPES[0] <= (x1 - x0) / (y1 - y0) <= SHAPES[1]):
             continue
-        sides = [side(vertical, x0, y0, y1, w), side(vertical, x1, y0, y1, w),
-                 side(horizontal, y0, x0, x1, h), side(horizontal, y1, x0, x1, h)]
-        inner = [s for s in sides if np.isfinite(s)]
-        if inner and min(inner) >= RIDGE:
-            found.append((min(inner), len(inner), (y0, y1, x0, x1)))
+        inner = []
+        for strength, b, lo, hi, n in ((vertical, x0, y0, y1, w), (vertical, x1, y0, y1, w),
+                                       (horizontal, y0, x0, x1, h), (horizontal, y1, x0, x1, h)):
+            s = side(strength, b, lo, hi, n)
+            if s < RIDGE:
+                break  # no box: one weak inner side is enough to tell
+            if np.isfinite(s):
+                inner.append(s)
+        else:
+            if inner:
+                found.append((min(inner), len(inner), (y0, y1, x0, x1)))
     found.sort(key=lambda f: (-f[1], -f[0]))  # boxes with more inner sides first: a whole inset
     boxes: list[tuple[int, int, int, int]] = []
     for _, _, box in found:
