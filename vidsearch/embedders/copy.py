@@ -161,25 +161,30 @@ def grey_levels(image: np.ndarray) -> np.ndarray:
 
 def copy_descriptor(image: np.ndarray) -> np.ndarray:
     """The 63-d copy vector of an RGB uint8 frame, or of its grey levels (float32, unit length)."""
-    grey = grey_levels(image)
-    top, bottom, left, right = content_box(grey)
-    inner = Image.fromarray(grey[top:bottom, left:right])
-    small = np.asarray(inner.resize((GRID, GRID), Image.Resampling.BOX), dtype=np.float32)
-    coeffs = (_DCT @ small @ _DCT.T).flatten()[1:]
-    norm = float(np.linalg.norm(coeffs))
-    if norm < 1e-3:
-        # A flat frame (fade to black) has no structure; give every such frame one fixed vector
-        # so that it is valid for cosine search and alike only to other flat frames.
-        coeffs = np.zeros(DIM, dtype=np.float32)
-        coeffs[0] = 1.0
-        return coeffs
-    return (coeffs / norm).astype(np.float32)
+    return copy_descriptors([image])[0]
 
 
 def copy_descriptors(images: list[np.ndarray] | np.ndarray) -> np.ndarray:
     if len(images) == 0:
         return np.zeros((0, DIM), dtype=np.float32)
-    return np.stack([copy_descriptor(im) for im in images])
+    smalls = np.stack([_grid(grey_levels(image)) for image in images])
+    # One product for all (a clip frame has twenty-odd windows); the same numbers as one by one.
+    coeffs = (_DCT @ smalls @ _DCT.T).reshape(len(smalls), KEEP * KEEP)[:, 1:]
+    norms = np.array([np.linalg.norm(c) for c in coeffs])
+    # A flat frame (fade to black) has no structure; give every such frame one fixed vector so
+    # that it is valid for cosine search and alike only to other flat frames.
+    flat = norms < 1e-3
+    out = coeffs / np.where(flat, 1.0, norms).astype(np.float32)[:, None]
+    out[flat] = 0.0
+    out[flat, 0] = 1.0
+    return out.astype(np.float32, copy=False)
+
+
+def _grid(grey: np.ndarray) -> np.ndarray:
+    """The picture inside its borders, box-averaged to GRID x GRID."""
+    top, bottom, left, right = content_box(grey)
+    inner = Image.fromarray(grey[top:bottom, left:right])
+    return np.asarray(inner.resize((GRID, GRID), Image.Resampling.BOX), dtype=np.float32)
 
 
 # Where a picture-in-picture inset sits: in a corner, half the frame's width wide, as tall as its
