@@ -147,3 +147,17 @@ def test_a_window_of_a_prepared_frame_describes_as_the_window_of_the_frame():
     assert np.array_equal(DCT.describe(prepared), DCT.describe(windows))
     boxes = find_boxes(frames)  # the blocks' edges make some
     assert boxes and find_boxes([DCT.prepare(f) for f in frames]) == boxes
+
+
+def test_fills_are_looked_for_in_tall_frames_not_in_the_halves_of_wide_ones():
+    # A detailed picture between smooth bands (a blurred fill) is cut out of a 4:5 frame; in an
+    # 8:9 window, the half of a 16:9 frame where two videos sit side by side, the bands are picture.
+    rng = np.random.default_rng(0)
+
+    def framed(h: int, w: int, band: int) -> np.ndarray:
+        grey = np.tile(np.linspace(60, 160, w, dtype=np.float32), (h, 1))
+        grey[band : h - band] = rng.integers(0, 255, (h - 2 * band, w))
+        return grey
+
+    assert content_box(framed(240, 192, 50)) == (50, 190, 0, 192)
+    assert content_box(framed(216, 192, 50)) == (0, 216, 0, 192)

@@ -22,8 +22,9 @@ GRID = 32
 KEEP = 8
 DIM = KEEP * KEEP - 1
 # Named in each video's record: frames described by another version are described again on the
-# next index run (the previous one cut only dark borders).
-VERSION = "dct8-borders2"
+# next index run (borders2 looked for fills in frames only a little taller than wide, as the
+# halves of a landscape frame are; records without a version were made cutting only dark borders).
+VERSION = "dct8-borders3"
 
 
 def _dct_matrix(n: int) -> np.ndarray:
@@ -45,6 +46,9 @@ HFLIP = np.array([(-1.0) ** (i % KEEP) for i in range(1, KEEP * KEEP)], dtype=np
 BORDER_MAX = 0.4  # of the height (or width) a border may take on one side
 DETAIL = 10.0  # std of a line's grey levels below which it shows nothing to compare
 BLUR_BAND_MIN = 0.08  # of the height: a blurred fill narrower than this is taken for picture
+# Fills are looked for in frames at least this much taller than wide: 4:5 and taller. The halves
+# of a landscape frame (8:9), where two pictures sit side by side, are not: their borders are bars.
+FILL_ASPECT = 1.2
 
 
 def content_box(
@@ -57,16 +61,16 @@ def content_box(
     - dark bars (lines of std under `spread` and mean under `dark`), on any side;
     - bars of one colour, any colour, in pairs (top and bottom, or left and right) of one tone
       and about one size: a flat background reaching one edge of a picture is no border;
-    - a blurred copy of the picture above and below it, in a frame taller than wide: bands that
+    - a blurred copy of the picture above and below it, in a tall frame (FILL_ASPECT): bands that
       end at a sharp edge and hold less than `blur` times the picture's detail. A smooth sky
       looks the same, so these count only in pairs, about as tall above as below;
-    - the picture mirrored above and below it, in a frame taller than wide: the lines either
+    - the picture mirrored above and below it, in a tall frame: the lines either
       side of each edge repeat each other (mean difference under `mirror`).
     """
     h, w = grey.shape
     top, bottom = _bars(grey, int(BORDER_MAX * h), dark, spread, tone)
     left, right = _bars(grey.T, int(BORDER_MAX * w), dark, spread, tone)
-    if h > w:
+    if h >= FILL_ASPECT * w:
         top, bottom = _fills(grey, top, bottom, blur, mirror)
     return top, h - bottom, left, w - right
 
