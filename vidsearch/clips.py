@@ -16,7 +16,7 @@ from vidsearch.embedders.copy import INSET_WINDOWS, inset_images
 from vidsearch.embedders.descriptors import DCT, CopyDescriptor
 from vidsearch.fingerprints import AudioFingerprint, fingerprint_audio
 from vidsearch.media.files import sniff_container
-from vidsearch.media.frames import iter_frames
+from vidsearch.media.frames import decoded_ahead, iter_frames
 from vidsearch.media.probe import MediaError, VideoMetadata, probe_in_process
 from vidsearch.results import Crop
 
@@ -105,22 +105,25 @@ def clip_vectors(path: str, fps: float = 1.0, max_side: int = 384, max_seconds: 
             add(image)
         first.clear()
 
-    for n, frame in enumerate(iter_frames(path, meta, fps=fps * every, max_side=max_side, decoder="pyav")):
-        image = descriptor.prepare(frame.image)
-        if n % every:
-            between_seconds.append(frame.second)
-            between_images.append(image)
-            if len(between_images) >= chunk:
-                between.append(descriptor.describe(between_images))
-                between_images.clear()
-            continue
-        seconds.append(frame.second)
-        if boxes is not None:
-            add(image)
-            continue
-        first.append(image)
-        if len(first) == boxes_in.LOOK:
-            settle()
+    # Closed as soon as this is done, on an error too: the thread decoding ahead stops then.
+    with contextlib.closing(decoded_ahead(iter_frames(path, meta, fps=fps * every, max_side=max_side,
+                                                      decoder="pyav"))) as frames:
+        for n, frame in enumerate(frames):
+            image = descriptor.prepare(frame.image)
+            if n % every:
+                between_seconds.append(frame.second)
+                between_images.append(image)
+                if len(between_images) >= chunk:
+                    between.append(descriptor.describe(between_images))
+                    between_images.clear()
+                continue
+            seconds.append(frame.second)
+            if boxes is not None:
+                add(image)
+                continue
+            first.append(image)
+            if len(first) == boxes_in.LOOK:
+                settle()
     if boxes is None:  # a clip shorter than the look
         settle()
     if images:

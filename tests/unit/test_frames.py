@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import rotate_video
 
-from vidsearch.media.frames import iter_frames, sample_times, scaled_size
+from vidsearch.media.frames import decoded_ahead, iter_frames, sample_times, scaled_size
 from vidsearch.media.probe import MediaError, probe
 
 
@@ -68,6 +68,39 @@ def test_truncated_video_is_reported(tmp_path, video_factory):
     cut.write_bytes(src.read_bytes()[: src.stat().st_size // 3])
     with pytest.raises(MediaError, match="truncated or corrupt"):
         frames_of(cut)
+
+
+def test_frames_decoded_ahead_are_the_frames_in_order_and_errors_reach_the_caller(tmp_path, video_factory):
+    path = video_factory("t10.mp4", seconds=10, fps=25, size=(640, 360))
+    meta = probe(str(path))
+    plain = list(iter_frames(str(path), meta, fps=4.0, decoder="pyav"))
+    ahead = list(decoded_ahead(iter_frames(str(path), meta, fps=4.0, decoder="pyav"), depth=2))
+    assert [(f.index, f.second) for f in ahead] == [(f.index, f.second) for f in plain]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(ahead, plain))
+    src = video_factory("fs.mp4", seconds=12, fps=25, size=(320, 240), extra=["-movflags", "+faststart"])
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 3])
+    with pytest.raises(MediaError, match="truncated or corrupt"):
+        list(decoded_ahead(iter_frames(str(cut), probe(str(cut)), decoder="pyav")))
+
+
+def test_a_caller_that_stops_early_stops_the_decoding_thread(video_factory):
+    import threading
+
+    path = video_factory("t10.mp4", seconds=10, fps=25, size=(640, 360))
+    closed = []
+
+    def frames():
+        try:
+            yield from iter_frames(str(path), probe(str(path)), fps=4.0, decoder="pyav")
+        finally:
+            closed.append(True)
+
+    ahead = decoded_ahead(frames(), depth=2)
+    assert next(ahead).index == 0
+    ahead.close()
+    assert closed == [True]  # the decoder's generator was closed, and so its file
+    assert not [t for t in threading.enumerate() if t.name == "decode-ahead"]
 
 
 def test_decord_failure_falls_back_to_pyav(monkeypatch, video_factory):
