@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-CATEGORIES = ("reframing", "overlays", "compositions", "time", "signal", "audio")
+CATEGORIES = ("reframing", "overlays", "compositions", "time", "retimed_crops", "signal", "audio")
 MIN_CLIP_S = 5.0
 MAX_CLIP_S = 60.0  # a corpus may ask for shorter clips (bench/match_all_bench.py: 30)
 H264 = ["-c:v", "libx264", "-preset", "veryfast"]
@@ -456,16 +456,17 @@ def two_sources(cut: Cut) -> list[Truth]:
 # Time -----------------------------------------------------------------------------------------
 
 
-def speed(pick: Callable[[random.Random], float]) -> Callable[[Cut], list[Truth]]:
+def speed(pick: Callable[[random.Random], float], then: Chain | None = None) -> Callable[[Cut], list[Truth]]:
     """Played faster or slower, the audio tempo-changed (pitch kept): the clip covers
-    speed x its length of the source."""
+    speed x its length of the source; `then`, a reframing after it (a re-post cut to 9:16)."""
 
     def make(cut: Cut) -> list[Truth]:
         rate = round(pick(cut.rng), 3)
         # at least 5 s of clip where the source allows
         start, span = excerpt(cut.rng, cut.source.duration_s, lo=MIN_CLIP_S * max(1.0, rate))
         cmd = _seek(cut.source, start, span)
-        cmd += ["-vf", f"setpts=(PTS-STARTPTS)/{rate},{EVEN},format=yuv420p", *H264]
+        reframe = "" if then is None else (then(cut.rng, cut.source, span / rate) if callable(then) else then) + ","
+        cmd += ["-vf", f"setpts=(PTS-STARTPTS)/{rate},{reframe}{EVEN},format=yuv420p", *H264]
         cmd += ["-af", f"atempo={rate}", "-c:a", "aac"] if cut.source.has_audio else []
         ffmpeg(cmd, cut.out)
         return [Truth(str(cut.source.path), start, round(start + span, 3), 0.0, rate)]
@@ -588,6 +589,9 @@ EDITS: dict[str, Edit] = {
         Edit("speed_0_8", "time", speed(lambda rng: 0.8)),
         Edit("speed_1_25", "time", speed(lambda rng: 1.25)),
         Edit("speed_random", "time", speed(lambda rng: rng.uniform(0.8, 1.25))),
+        # Cut to another shape and retimed, as re-posts often are: two edits at once.
+        Edit("speed_vertical_9x16", "retimed_crops", speed(lambda rng: rng.uniform(0.8, 1.25), then=aspect_crop(9, 16))),
+        Edit("speed_crop_15pct", "retimed_crops", speed(lambda rng: rng.uniform(0.8, 1.25), then=crop_at(0.15))),
         Edit("short_loop", "time", short_loop),
         # signal
         Edit("h264_crf35", "signal", filtered("null", ("-crf", "35"))),

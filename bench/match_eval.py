@@ -6,28 +6,29 @@
     python bench/match_eval.py --from-json OUT [--threshold T | --fit] [--categories ...]
 
 With a fixed seed: index all but `--held-out` videos of VIDEO_DIR (copy vectors and audio, through
-the real index job), then cut query clips of 5-60 s (less where the source is shorter; sources
-under 6 s give none) at random offsets and put them through the edits of bench/edits.py, by
-category: reframing (9:16, 1:1 and 4:5 crops, vertical frames filled with blur, colour or the
-picture mirrored, coloured and blurred bars, uneven crops, zoom and rotation), overlays (caption
-bars, subtitles, watermarks, stickers, a reaction inset), compositions (picture in picture, side
-by side, stacked, an unindexed lead-in, two sources spliced), time (frame rates, speed 0.8-1.25,
-a short loop), signal (re-encodes, downscaling, colour, blur, noise, flips) and audio (re-encoded,
-quiet, band-passed, music beneath it, removed, replaced); audio edits use only sources whose
-audio was fingerprinted. Clips of the held-out videos, 4 per edit's `--per-transform`, through
-random edits (except those that take a second source or sound track) are the negatives. Each
-query runs through the same in-process chain as the service's /match (decode, candidates,
-alignment, audio verification), which records every prediction scoring at least FLOOR (0.5).
+the real index job), then cut query clips of 5-60 s (less where the source is shorter; sources under
+6 s give none) at random offsets and put them through the edits of bench/edits.py, by category:
+reframing (9:16, 1:1 and 4:5 crops, vertical frames filled with blur, colour or the picture
+mirrored, coloured and blurred bars, uneven crops, zoom and rotation), overlays (caption bars,
+subtitles, watermarks, stickers, a reaction inset), compositions (picture in picture, side by side,
+stacked, an unindexed lead-in, two sources spliced), time (frame rates, speed 0.8-1.25, a short
+loop), retimed_crops (9:16 and 15 % crops played at 0.8-1.25x), signal (re-encodes, downscaling,
+colour, blur, noise, flips) and audio (re-encoded, quiet, band-passed, music beneath it, removed,
+replaced); audio edits use only sources whose audio was fingerprinted. Clips of the held-out videos,
+4 per edit's `--per-transform`, through random edits (except those that take a second source or
+sound track) are the negatives. Each query runs through the same in-process chain as the service's
+/match (decode, candidates, alignment, audio verification), which records every prediction scoring
+at least FLOOR (0.5).
 `--clips DIR` keeps the clips in DIR/seed<S>-held-out<N> and reuses them on the next run.
 
 A threshold T then decides which predictions count (`--threshold`, by default
 alignment.MATCH_THRESHOLD). Per edit and per category it prints: top-1 source accuracy (a clip of
 several segments counts the share of them found), source start/end error, segment IoU, speed
-error (time edits), audio verified rate (where the clip keeps its source's audio and that audio
-is not silent; with replaced audio it should be 0), audio/visual offset agreement, micro-average
-precision over the row's queries, latency per query; then top-1 over all positive queries, false
-matches on negatives and the micro-average precision over all (query, source segment)
-predictions, negatives' included, ranked by score, as the Video Similarity Challenge scores
+error (time and retimed_crops edits), audio verified rate (where the clip keeps its source's audio
+and that audio is not silent; with replaced audio it should be 0), audio/visual offset agreement,
+micro-average precision over the row's queries, latency per query; then top-1 over all positive
+queries, false matches on negatives and the micro-average precision over all (query, source
+segment) predictions, negatives' included, ranked by score, as the Video Similarity Challenge scores
 matching. A truth played at speed v covers v seconds of source per clip second.
 
 Calibrate on one corpus, report on another. `--fit` picks the T of 0.50..0.95 with the best top-1
@@ -300,7 +301,7 @@ def row(group: list[Outcome]) -> dict:
                 # where the picture puts the clip's first second, as verify_audio reckons it
                 visual = m.source_start_s - m.speed * m.query_start_s
                 agree += abs(m.audio.offset_s - visual) <= 0.5
-    timed = any(o.category == "time" for o in group)
+    timed = any(o.category in ("time", "retimed_crops") for o in group)
     return {
         "queries": len(group),
         "top1": round(statistics.mean(top1s), 3) if top1s else None,
