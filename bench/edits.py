@@ -456,7 +456,13 @@ def two_sources(cut: Cut) -> list[Truth]:
 # Time -----------------------------------------------------------------------------------------
 
 
-def speed(pick: Callable[[random.Random], float], then: Chain | None = None) -> Callable[[Cut], list[Truth]]:
+def any_speed(rng: random.Random) -> float:
+    return rng.uniform(0.8, 1.25)
+
+
+def speed(
+    pick: Callable[[random.Random], float], then: Chain | None = None
+) -> Callable[[Cut], list[Truth]]:
     """Played faster or slower, the audio tempo-changed (pitch kept): the clip covers
     speed x its length of the source; `then`, a reframing after it (a re-post cut to 9:16)."""
 
@@ -465,8 +471,10 @@ def speed(pick: Callable[[random.Random], float], then: Chain | None = None) -> 
         # at least 5 s of clip where the source allows
         start, span = excerpt(cut.rng, cut.source.duration_s, lo=MIN_CLIP_S * max(1.0, rate))
         cmd = _seek(cut.source, start, span)
-        reframe = "" if then is None else (then(cut.rng, cut.source, span / rate) if callable(then) else then) + ","
-        cmd += ["-vf", f"setpts=(PTS-STARTPTS)/{rate},{reframe}{EVEN},format=yuv420p", *H264]
+        reframe = then(cut.rng, cut.source, span / rate) if callable(then) else then
+        steps = (f"setpts=(PTS-STARTPTS)/{rate}", reframe, EVEN, "format=yuv420p")
+        vf = ",".join(step for step in steps if step)
+        cmd += ["-vf", vf, *H264]
         cmd += ["-af", f"atempo={rate}", "-c:a", "aac"] if cut.source.has_audio else []
         ffmpeg(cmd, cut.out)
         return [Truth(str(cut.source.path), start, round(start + span, 3), 0.0, rate)]
@@ -588,10 +596,10 @@ EDITS: dict[str, Edit] = {
         Edit("fps_12_dropped", "time", filtered("fps=12")),
         Edit("speed_0_8", "time", speed(lambda rng: 0.8)),
         Edit("speed_1_25", "time", speed(lambda rng: 1.25)),
-        Edit("speed_random", "time", speed(lambda rng: rng.uniform(0.8, 1.25))),
+        Edit("speed_random", "time", speed(any_speed)),
         # Cut to another shape and retimed, as re-posts often are: two edits at once.
-        Edit("speed_vertical_9x16", "retimed_crops", speed(lambda rng: rng.uniform(0.8, 1.25), then=aspect_crop(9, 16))),
-        Edit("speed_crop_15pct", "retimed_crops", speed(lambda rng: rng.uniform(0.8, 1.25), then=crop_at(0.15))),
+        Edit("speed_vertical_9x16", "retimed_crops", speed(any_speed, then=aspect_crop(9, 16))),
+        Edit("speed_crop_15pct", "retimed_crops", speed(any_speed, then=crop_at(0.15))),
         Edit("short_loop", "time", short_loop),
         # signal
         Edit("h264_crf35", "signal", filtered("null", ("-crf", "35"))),
