@@ -500,7 +500,9 @@ def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.nd
         deviations = [_deviation(s, t, w, v) for v in FINE_SPEEDS]
         best = int(np.argmin(deviations))
         own = _deviation(s, t, w, speed)
-        if own - deviations[best] >= SPEED_GAIN_S and deviations[best] <= SPEED_GAIN_SHARE * own:
+        # A best at either end of the range may lie beyond it: frames that no speed of it fits.
+        inside = 0 < best < len(FINE_SPEEDS) - 1
+        if inside and own - deviations[best] >= SPEED_GAIN_S and deviations[best] <= SPEED_GAIN_SHARE * own:
             speed = float(FINE_SPEEDS[best])
     else:
         # The speed is the alignment's, which may be off by a fifth: carried back from a frame

@@ -32,8 +32,10 @@ CROP_PROBES = 4  # clip frames per crop window: 7 positions x 3 source shapes, 8
 CROP_CANDIDATES = 3  # per source shape
 CROP_DISCOUNT = 0.93  # as for insets: 21 windows are as many chances of a chance alignment
 ZOOM_CANDIDATES = 3  # of the whole picture's best, aligned again through 20 windows each
-# Windows are aligned at the source's speed only: a clip both cut and re-timed is rare, and each
-# window costs as much as a candidate of the whole picture.
+# Windows are aligned at the source's speed only: each window costs as much as a candidate of the
+# whole picture, and crops and zooms aligned at every speed as well found no more retimed crops on
+# either corpus, for several times the /match time (docs/benchmarks.md). A crop or zoom match's
+# speed and source span are read afterwards through its window, from the clip's dense frames.
 WINDOW_SPEEDS = (1.0,)
 CROP_ASPECT = 1.05  # clips at most this wide (width / height) are looked for as vertical cuts
 
@@ -119,10 +121,10 @@ def _match(store, index, clip: ClipVectors, found: list[list[list[str]]], limit:
     windowed = replace(descriptor.params, speeds=WINDOW_SPEEDS)
     matched += _inset_matches(align, index, *_windows(clip), found[1], claimed={vid for vid, *_ in matched},
                               threshold=threshold, params=windowed)
-    crops = _zoom_matches(align, copy, plain, clip.sides, threshold, windowed) if descriptor.linear else []
+    crops = _zoom_matches(align, clip, plain, threshold, windowed) if descriptor.linear else []
     if len(found) > 2:
         shapes = list(windows_for(clip.aspect).values())
-        crops += _crop_matches(align, index, copy, shapes, found[2], threshold, windowed)
+        crops += _crop_matches(align, index, clip, shapes, found[2], threshold, windowed)
     for crop in sorted(crops, key=lambda c: -c[-1].score):
         # A window that explains the clip better replaces what the whole picture found there.
         beaten = [f for f in matched if f[0] == crop[0] and _overlap(f[-1], crop[-1]) and f[-1].score < crop[-1].score]
@@ -153,14 +155,14 @@ def _timed(clip: ClipVectors, segment: Segment, vectors: np.ndarray, seconds: np
     return refine_speed(segment, clip.fine_seconds, clip.fine_copy, seconds, vectors, clip.descriptor.params)
 
 
-def _best_per_source(aligned, discount: float, describe) -> dict[str, tuple]:
-    """Of windowed alignments ((vid, window), segment), the best per source, its score discounted
-    (each window is one more chance of a chance alignment) and its window described."""
+def _best_per_source(aligned, discount: float) -> dict[str, tuple]:
+    """Of windowed alignments ((vid, window), segment), the best per source as {vid: ((vid, window),
+    segment)}, its score discounted: each window is one more chance of a chance alignment."""
     best: dict[str, tuple] = {}
-    for (vid, window), seg in aligned:
+    for key, seg in aligned:
         seg = replace(seg, score=seg.score * discount)
-        if vid not in best or seg.score > best[vid][-1].score:
-            best[vid] = (vid, *describe(window), seg)
+        if key[0] not in best or seg.score > best[key[0]][1].score:
+            best[key[0]] = (key, seg)
     return best
 
 
@@ -196,9 +198,9 @@ def _inset_matches(align, index, where: list, insets: list[np.ndarray], found: l
                 seconds, source = index.frames(vid)
                 framed[vid, i] = (source, seconds)
         aligned = align(vectors, framed, threshold=threshold / INSET_DISCOUNT, params=params)
-        for vid, match in _best_per_source(aligned, INSET_DISCOUNT, lambda at: (False, where[at], None)).items():
-            if vid not in best or match[-1].score > best[vid][-1].score:
-                best[vid] = match
+        for vid, ((_, at), seg) in _best_per_source(aligned, INSET_DISCOUNT).items():
+            if vid not in best or seg.score > best[vid][-1].score:
+                best[vid] = (vid, False, where[at], None, seg)
     return list(best.values())
 
 
@@ -206,38 +208,42 @@ def _overlap(a, b) -> bool:
     return min(a.query_end_s, b.query_end_s) > max(a.query_start_s, b.query_start_s)
 
 
-def _zoom_matches(align, copy: np.ndarray, frames: dict, sides: np.ndarray | None, threshold: float,
-                  params: AlignParams) -> list[tuple]:
+def _zoom_matches(align, clip: ClipVectors, frames: dict, threshold: float, params: AlignParams) -> list[tuple]:
     """The best match per candidate of the whole picture as a window of it that keeps a
     landscape shape (zoomed in, or cut on one side), and of the picture less the side an overlay
-    may cover (`sides`: the clip's own vectors of those parts): the whole picture's candidates
-    (`frames`, {vid: (seconds, vectors)}, best first) are aligned again through each window; no
-    more searches of the index, nor reads of it."""
+    may cover (`clip.sides`: the clip's own vectors of those parts): the whole picture's
+    candidates (`frames`, {vid: (seconds, vectors)}, best first) are aligned again through each
+    window; no more searches of the index, nor reads of it."""
     from vidsearch.crops import side_windows, zoom_windows
     from vidsearch.embedders.copy import HFLIP
 
     best = dict(list(frames.items())[:ZOOM_CANDIDATES])  # the whole picture's, best first
-    found = _window_matches(align, copy, zoom_windows(), best, threshold, params)
+    found = _window_matches(align, clip.copy, zoom_windows(), best, threshold, params, fine=_fine(clip))
     # Mirrored and cropped: the mirrored clip is a window of the source (the windows are
     # symmetric). Rarer, so looked for in the best candidate only.
-    found += _window_matches(align, copy * HFLIP, zoom_windows(), dict(list(best.items())[:1]), threshold, params,
-                             flipped=True)
+    found += _window_matches(align, clip.copy * HFLIP, zoom_windows(), dict(list(best.items())[:1]), threshold,
+                             params, flipped=True, fine=_fine(clip, HFLIP))
     # An overlay drags the whole picture's vote down: every candidate is seen less each side.
-    for part, window in zip(sides if sides is not None else [], side_windows()):
+    for part, window in zip(clip.sides if clip.sides is not None else [], side_windows()):
         found += _window_matches(align, part, [window], frames, threshold, params)
     return found
 
 
+def _fine(clip: ClipVectors, sign: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The clip's dense frames as (seconds, vectors), mirrored by `sign`; None for a long clip."""
+    if clip.fine_copy is None:
+        return None
+    return clip.fine_seconds, clip.fine_copy if sign is None else clip.fine_copy * sign
+
+
 def _window_matches(
-    align, copy: np.ndarray, windows: list, frames: dict, threshold: float, params: AlignParams, flipped: bool = False
+    align, copy: np.ndarray, windows: list, frames: dict, threshold: float, params: AlignParams, flipped: bool = False,
+    fine: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[tuple]:
     """Align the clip with each source of `frames` ({vid: (seconds, vectors)}) seen through each
-    window; windows that compare the same coefficients are aligned together. The best per source."""
-
-    def describe(i: int) -> tuple:
-        w = windows[i]
-        return flipped, None, Crop(x=round(w.x0, 3), width=round(w.width, 3), y=round(w.y0, 3), height=round(w.height, 3))
-
+    window; windows that compare the same coefficients are aligned together. The best per source,
+    its speed and source span read again through its window from the clip's dense frames (`fine`,
+    (seconds, vectors) of the clip's whole picture, which is what the window shows) where given."""
     best: dict[str, tuple] = {}
     groups: dict[bytes, list[int]] = {}
     for i, w in enumerate(windows):
@@ -246,23 +252,30 @@ def _window_matches(
         framed = {
             (vid, i): (windows[i].source(vectors), seconds) for vid, (seconds, vectors) in frames.items() for i in members
         }
-        clip = windows[members[0]].clip(copy)
-        aligned = align(clip, framed, threshold=threshold / CROP_DISCOUNT, params=params)
-        for vid, match in _best_per_source(aligned, CROP_DISCOUNT, describe).items():
-            if vid not in best or match[-1].score > best[vid][-1].score:
-                best[vid] = match
-    return list(best.values())
+        aligned = align(windows[members[0]].clip(copy), framed, threshold=threshold / CROP_DISCOUNT, params=params)
+        for vid, (key, seg) in _best_per_source(aligned, CROP_DISCOUNT).items():
+            if vid not in best or seg.score > best[vid][1].score:
+                best[vid] = (key, seg)
+    matched = []
+    for (vid, i), seg in best.values():
+        w = windows[i]
+        if fine is not None:
+            seconds, vectors = frames[vid]
+            seg = refine_speed(seg, fine[0], w.clip(fine[1]), seconds, w.source(vectors), params)
+        crop = Crop(x=round(w.x0, 3), width=round(w.width, 3), y=round(w.y0, 3), height=round(w.height, 3))
+        matched.append((vid, flipped, None, crop, seg))
+    return matched
 
 
-def _crop_matches(align, index, copy: np.ndarray, shapes: list, found: list[list[str]], threshold: float,
+def _crop_matches(align, index, clip: ClipVectors, shapes: list, found: list[list[str]], threshold: float,
                   params: AlignParams) -> list[tuple]:
     """The best match per source of a clip narrower than its sources as a full-height window of
     them: for each shape of source it may be cut from (`shapes`), the candidates its windows'
     probes found (`found`) are aligned through every window."""
     matched = []
     for windows, candidates in zip(shapes, found):
-        matched += _window_matches(align, copy, windows, {vid: index.frames(vid) for vid in candidates}, threshold,
-                                   params)
+        matched += _window_matches(align, clip.copy, windows, {vid: index.frames(vid) for vid in candidates},
+                                   threshold, params, fine=_fine(clip))
     return matched
 
 

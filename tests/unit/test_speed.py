@@ -64,6 +64,14 @@ def test_a_still_shot_keeps_what_the_alignment_said():
     assert refine_speed(coarse, fine_seconds, still, source_seconds, np.tile(source[20], (60, 1))) == coarse
 
 
+def test_a_speed_beyond_the_range_read_is_no_reading():
+    # Played at 1.4x, faster than any speed read (0.75-1.30): the fit's best lies at the range's
+    # end, and no speed of the range explains the frames, so the alignment's stands.
+    coarse, *rest = played(1.4)
+    assert refine_speed(coarse, *rest).speed == 1.0
+    assert refine_speed(replace(coarse, speed=1.25), *rest).speed == 1.25
+
+
 def test_the_speed_the_alignment_read_stands_unless_the_frames_say_otherwise():
     coarse, *rest = played(1.25)
     segment = refine_speed(replace(coarse, speed=1.25), *rest)
@@ -106,6 +114,23 @@ def test_short_retimed_clip_reports_its_speed_and_the_source_it_plays(shared_vid
     assert found.path.endswith(name) and found.flipped == bool(vf), found
     assert found.speed == pytest.approx(speed, abs=0.03), found
     assert found.query_end_s <= seconds + 0.1, found  # never past the clip's end
+    assert abs(found.source_start_s - (start + speed * found.query_start_s)) <= 0.5, found
+    assert abs(found.source_end_s - (start + speed * found.query_end_s)) <= 0.6, found
+
+
+# Cut to another shape and retimed at once: the window is aligned at speed 1, then its speed is
+# read through it from the clip's dense frames.
+@pytest.mark.parametrize(("speed", "crop"), [
+    (1.2, "crop=trunc(ih*9/16/2)*2:ih:(iw-ow)*0.3:0"),  # a 9:16 vertical cut
+    (0.85, "crop=iw*0.75:ih:iw*0.25:0"),  # a quarter cut from the left
+])
+def test_retimed_crop_reports_its_speed_and_the_source_it_plays(shared_videos, tmp_path, store, library, speed, crop):
+    start, seconds = 1.0, 9.0
+    clip = clip_vectors(str(cut(shared_videos / TOY, tmp_path / "retimed-crop.mp4", start, speed, seconds, crop)))
+    [found, *_] = match_clip(store, library, clip)
+    # A window compares fewer coefficients than the whole picture: its speed is read to about 0.05.
+    assert found.path.endswith(TOY) and found.crop is not None, found
+    assert found.speed == pytest.approx(speed, abs=0.06), found
     assert abs(found.source_start_s - (start + speed * found.query_start_s)) <= 0.5, found
     assert abs(found.source_end_s - (start + speed * found.query_end_s)) <= 0.6, found
 
