@@ -62,7 +62,7 @@ def make_clips(videos: Path, unindexed: Path, out: Path, total: int, per_edit: i
     # WMV is left out of the unindexed footage: ffmpeg's -stream_loop never ends on its timestamps.
     footage = sorted(p for p in unindexed.iterdir() if p.is_file() and p.suffix.lower() != ".wmv")
     queries = make_queries(list(edits.EDITS.values()), sorted(p for p in videos.iterdir() if p.is_file()),
-                           footage, per_edit, out, seed, audible)
+                           footage, per_edit, out, seed, audible, window_negatives=False)
     files = [q.file for q in queries if _duration(q.file) <= MAX_CLIP_S]
     negatives = [f for f in files if f.name.startswith("negative-")]
     positives = [f for f in files if f not in negatives]

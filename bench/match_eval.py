@@ -16,7 +16,9 @@ loop), retimed_crops (9:16 and 15 % crops played at 0.8-1.25x), signal (re-encod
 colour, blur, noise, flips) and audio (re-encoded, quiet, band-passed, music beneath it, removed,
 replaced); audio edits use only sources whose audio was fingerprinted. Clips of the held-out videos,
 4 per edit's `--per-transform`, through random edits (except those that take a second source or
-sound track) are the negatives. Each query runs through the same in-process chain as the service's
+sound track), and two of each held-out video through each crop edit of WINDOW_NEGATIVES (crops and
+zooms are where chance alignments come from; `--no-window-negatives` leaves them out) are the
+negatives. Each query runs through the same in-process chain as the service's
 /match (decode, candidates, alignment, audio verification), which records every prediction scoring
 at least FLOOR (0.5).
 `--clips DIR` keeps the clips in DIR/seed<S>-held-out<N> and reuses them on the next run.
@@ -68,6 +70,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 FLOOR = 0.5  # every prediction scoring this much is recorded: any T above it can be read later
 FIT_GRID = [round(0.50 + 0.01 * i, 2) for i in range(46)]
 MAX_NEGATIVE_RATE = 0.02
+# The crop edits each held-out video is also cut through, two clips each (window negatives).
+WINDOW_NEGATIVES = ("speed_vertical_9x16", "speed_crop_15pct", "vertical_9x16", "crop_15pct", "crop_4x5", "square_1x1")
 
 
 @dataclass
@@ -87,6 +91,7 @@ def make_queries(
     out: Path,
     seed: int,
     audible: set[str],
+    window_negatives: bool = True,
 ) -> list[Query]:
     """Clips of indexed sources through each edit, then clips of held-out videos (negatives)."""
     sources = [v for v in map(probe, indexed) if v.duration_s >= MIN_CLIP_S + 1]
@@ -131,6 +136,16 @@ def make_queries(
         cut = Cut(source, out / f"negative-{n}-{edit.name}.{edit.suffix}", rng, other)
         edit.make(cut)
         queries.append(Query(f"negative:{edit.name}", "negative", cut.out, [], edit.audio))
+    # Windows (crops, zooms) are where chance alignments come from, and few random edits make a
+    # clip narrower than its source: each held-out video is also cut through each crop edit.
+    for source in unindexed if window_negatives else []:
+        for name in WINDOW_NEGATIVES:
+            for n in range(2):
+                # Drawn per video, edit and n (the held-out videos themselves follow the seed).
+                rng = random.Random(f"negcrop:{source.path.name}:{name}:{n}")
+                cut = Cut(source, out / f"negcrop-{source.path.stem}-{name}-{n}.mp4", rng, None)
+                EDITS[name].make(cut)
+                queries.append(Query(f"negative:{name}", "negative", cut.out, [], "same"))
     return queries
 
 
@@ -465,6 +480,7 @@ def run_corpus(args: argparse.Namespace, edits: list[Edit]) -> tuple[list[Outcom
             clips,
             args.seed,
             AUDIBLE,
+            not args.no_window_negatives,
         )
         print(f"cut {len(queries)} query clips in {time.perf_counter() - started:.0f} s")
         # VIDSEARCH_DESCRIPTOR__MODEL (and __DIM) evaluate a learned descriptor: fit its threshold
@@ -510,6 +526,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the outcomes and the summary here")
     parser.add_argument("--from-json", type=Path, help="summarise outcomes saved by --json")
     parser.add_argument("--clips", type=Path, help="keep the clips here; reuse them next run")
+    parser.add_argument("--no-window-negatives", action="store_true",
+                        help="negatives through random edits only, as before 2026-12-08")
     args = parser.parse_args()
     if (args.videos is None) == (args.from_json is None):
         parser.error("give either a video folder or --from-json")

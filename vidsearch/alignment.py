@@ -478,7 +478,7 @@ SPEED_GAIN_SHARE = 0.6  # and the most of it that it may leave
 
 
 def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.ndarray, source_seconds: np.ndarray,
-                 source_vectors: np.ndarray, params: AlignParams = DEFAULT_PARAMS) -> Segment:
+                 source_vectors: np.ndarray, params: AlignParams = DEFAULT_PARAMS, edges: bool = True) -> Segment:
     """The segment's speed and source span read again from the clip sampled densely (`fine_*`,
     4 fps say) against the source's frames at the index's rate.
 
@@ -489,7 +489,9 @@ def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.nd
     t = a + s / v. The speed 0.75-1.30 that fits them best (least weighted mean absolute deviation,
     each frame weighted by how much its place stands out) replaces the segment's where it takes
     SPEED_GAIN_S off the deviation and leaves at most SPEED_GAIN_SHARE of it; the source span then
-    follows the line. Too few placed frames to read a speed (a still shot) leave the speed as it
+    follows the line. `edges=False` reads no speed whose fit is best at either end of the range,
+    where the true best may lie beyond it: frames that fit no speed of the range (placed through a
+    window, which compares fewer coefficients) run off to its ends. Too few placed frames to read a speed (a still shot) leave the speed as it
     was, and those in the segment's first half pin where it starts.
     """
     source_seconds = np.asarray(source_seconds, dtype=np.float64)
@@ -500,9 +502,8 @@ def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.nd
         deviations = [_deviation(s, t, w, v) for v in FINE_SPEEDS]
         best = int(np.argmin(deviations))
         own = _deviation(s, t, w, speed)
-        # A best at either end of the range may lie beyond it: frames that no speed of it fits.
-        inside = 0 < best < len(FINE_SPEEDS) - 1
-        if inside and own - deviations[best] >= SPEED_GAIN_S and deviations[best] <= SPEED_GAIN_SHARE * own:
+        read = edges or 0 < best < len(FINE_SPEEDS) - 1
+        if read and own - deviations[best] >= SPEED_GAIN_S and deviations[best] <= SPEED_GAIN_SHARE * own:
             speed = float(FINE_SPEEDS[best])
     else:
         # The speed is the alignment's, which may be off by a fifth: carried back from a frame

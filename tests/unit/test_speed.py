@@ -64,12 +64,15 @@ def test_a_still_shot_keeps_what_the_alignment_said():
     assert refine_speed(coarse, fine_seconds, still, source_seconds, np.tile(source[20], (60, 1))) == coarse
 
 
-def test_a_speed_beyond_the_range_read_is_no_reading():
-    # Played at 1.4x, faster than any speed read (0.75-1.30): the fit's best lies at the range's
-    # end, and no speed of the range explains the frames, so the alignment's stands.
+def test_a_speed_at_the_ends_of_the_range_may_be_no_reading():
+    # Played at 1.4x, faster than any speed read (0.75-1.30): the fit's best is the range's end.
+    # The whole picture reads it (a 1.25x clip often fits best there); without edges, the
+    # alignment's speed stands.
     coarse, *rest = played(1.4)
-    assert refine_speed(coarse, *rest).speed == 1.0
-    assert refine_speed(replace(coarse, speed=1.25), *rest).speed == 1.25
+    assert refine_speed(coarse, *rest).speed == 1.3
+    assert refine_speed(coarse, *rest, edges=False).speed == 1.0
+    assert refine_speed(replace(coarse, speed=1.25), *rest, edges=False).speed == 1.25
+    assert refine_speed(*played(1.2), edges=False).speed == pytest.approx(1.2, abs=0.02)
 
 
 def test_the_speed_the_alignment_read_stands_unless_the_frames_say_otherwise():
