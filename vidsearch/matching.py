@@ -242,8 +242,8 @@ def _window_matches(
 ) -> list[tuple]:
     """Align the clip with each source of `frames` ({vid: (seconds, vectors)}) seen through each
     window; windows that compare the same coefficients are aligned together. The best per source,
-    its speed and source span read again through its window from the clip's dense frames (`fine`,
-    (seconds, vectors) of the clip's whole picture, which is what the window shows) where given."""
+    with its speed and source span read again through its window from the clip's dense frames where
+    they say one (`fine`: (seconds, vectors) of the clip's whole picture, which the window shows)."""
     best: dict[str, tuple] = {}
     groups: dict[bytes, list[int]] = {}
     for i, w in enumerate(windows):
@@ -262,8 +262,11 @@ def _window_matches(
         if fine is not None:
             seconds, vectors = frames[vid]
             # Through a window, a speed read at the range's ends was wrong where it was not 1
-            # (extra corpus, docs/benchmarks.md): such a reading is no reading.
-            seg = refine_speed(seg, fine[0], w.clip(fine[1]), seconds, w.source(vectors), params, edges=False)
+            # (extra corpus, docs/benchmarks.md): such a reading is no reading. And only a speed
+            # read moves the segment: at a speed it cannot read, the few frames placed through a
+            # window moved the start as often away from the truth as towards it (shared corpus).
+            timed = refine_speed(seg, fine[0], w.clip(fine[1]), seconds, w.source(vectors), params, edges=False)
+            seg = timed if timed.speed != seg.speed else seg
         crop = Crop(x=round(w.x0, 3), width=round(w.width, 3), y=round(w.y0, 3), height=round(w.height, 3))
         matched.append((vid, flipped, None, crop, seg))
     return matched
