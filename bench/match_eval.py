@@ -36,7 +36,8 @@ matching. A truth played at speed v covers v seconds of source per clip second.
 Calibrate on one corpus, report on another. `--fit` picks the T of 0.50..0.95 with the best top-1
 over all positive queries among those that match at most 2 % of each kind of negative (random
 edits, window negatives; of equals, the highest): a figure fitted on the corpus it is read on, not
-a held-out one. `--json` keeps the outcomes, and `--from-json` reads them again at another T without indexing or cutting anything:
+a held-out one. `--json` keeps the outcomes, and `--from-json` reads them again at another T
+without indexing or cutting anything:
 
     python bench/match_eval.py ../shared/media/videos --fit --json /tmp/shared.json
     python bench/match_eval.py ../shared/media/extra/videos --held-out 3 --fit --json /tmp/extra.json
@@ -71,7 +72,9 @@ FLOOR = 0.5  # every prediction scoring this much is recorded: any T above it ca
 FIT_GRID = [round(0.50 + 0.01 * i, 2) for i in range(46)]
 MAX_NEGATIVE_RATE = 0.02
 # The crop edits each held-out video is also cut through, two clips each (window negatives).
-WINDOW_NEGATIVES = ("speed_vertical_9x16", "speed_crop_15pct", "vertical_9x16", "crop_15pct", "crop_4x5", "square_1x1")
+WINDOW_NEGATIVES = (
+    "speed_vertical_9x16", "speed_crop_15pct", "vertical_9x16", "crop_15pct", "crop_4x5", "square_1x1",
+)
 
 
 @dataclass

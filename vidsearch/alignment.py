@@ -491,8 +491,9 @@ def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.nd
     SPEED_GAIN_S off the deviation and leaves at most SPEED_GAIN_SHARE of it; the source span then
     follows the line. `edges=False` reads no speed whose fit is best at either end of the range,
     where the true best may lie beyond it: frames that fit no speed of the range (placed through a
-    window, which compares fewer coefficients) run off to its ends. Too few placed frames to read a speed (a still shot) leave the speed as it
-    was, and those in the segment's first half pin where it starts.
+    window, which compares fewer coefficients) run off to its ends. Too few placed frames to read
+    a speed (a still shot) leave the speed as it was, and those in the segment's first half pin
+    where it starts.
     """
     source_seconds = np.asarray(source_seconds, dtype=np.float64)
     s, t, w = _placed_frames(segment, np.asarray(fine_seconds, dtype=np.float64), _as_vectors(fine_vectors),

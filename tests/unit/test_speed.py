@@ -127,9 +127,10 @@ def test_short_retimed_clip_reports_its_speed_and_the_source_it_plays(shared_vid
     (1.2, "crop=trunc(ih*9/16/2)*2:ih:(iw-ow)*0.3:0"),  # a 9:16 vertical cut
     (0.85, "crop=iw*0.75:ih:iw*0.25:0"),  # a quarter cut from the left
 ])
-def test_retimed_crop_reports_its_speed_and_the_source_it_plays(shared_videos, tmp_path, store, library, speed, crop):
+def test_retimed_crop_reports_its_speed_and_the_source_it_plays(shared_videos, tmp_path, store, library,
+                                                               speed, crop):
     start, seconds = 1.0, 9.0
-    clip = clip_vectors(str(cut(shared_videos / TOY, tmp_path / "retimed-crop.mp4", start, speed, seconds, crop)))
+    clip = clip_vectors(str(cut(shared_videos / TOY, tmp_path / "crop.mp4", start, speed, seconds, crop)))
     [found, *_] = match_clip(store, library, clip)
     # A window compares fewer coefficients than the whole picture: its speed is read to about 0.05.
     assert found.path.endswith(TOY) and found.crop is not None, found
