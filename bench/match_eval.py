@@ -75,6 +75,7 @@ MAX_NEGATIVE_RATE = 0.02
 WINDOW_NEGATIVES = (
     "speed_vertical_9x16", "speed_crop_15pct", "vertical_9x16", "crop_15pct", "crop_4x5", "square_1x1",
 )
+WINDOW_NEGATIVE_PREFIX = "negcrop-"  # their clips' names, which tell them apart in saved outcomes
 
 
 @dataclass
@@ -146,7 +147,7 @@ def make_queries(
             for n in range(2):
                 # Drawn per video, edit and n (the held-out videos themselves follow the seed).
                 rng = random.Random(f"negcrop:{source.path.name}:{name}:{n}")
-                cut = Cut(source, out / f"negcrop-{source.path.stem}-{name}-{n}.mp4", rng, None)
+                cut = Cut(source, out / f"{WINDOW_NEGATIVE_PREFIX}{source.path.stem}-{name}-{n}.mp4", rng, None)
                 EDITS[name].make(cut)
                 queries.append(Query(f"negative:{name}", "negative", cut.out, [], "same"))
     return queries
@@ -345,7 +346,7 @@ def headline(outcomes: list[Outcome], threshold: float) -> tuple[float, float]:
     kinds: dict[bool, list[Outcome]] = {}
     for o in kept:
         if not o.truths:
-            kinds.setdefault(Path(o.clip).name.startswith("negcrop-"), []).append(o)
+            kinds.setdefault(Path(o.clip).name.startswith(WINDOW_NEGATIVE_PREFIX), []).append(o)
     top = statistics.mean(top1(o, found(o)) for o in positives) if positives else 0.0
     return top, max((sum(bool(o.matches) for o in group) / len(group) for group in kinds.values()), default=0.0)
 

@@ -478,7 +478,7 @@ SPEED_GAIN_SHARE = 0.6  # and the most of it that it may leave
 
 
 def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.ndarray, source_seconds: np.ndarray,
-                 source_vectors: np.ndarray, params: AlignParams = DEFAULT_PARAMS, edges: bool = True) -> Segment:
+                 source_vectors: np.ndarray, params: AlignParams = DEFAULT_PARAMS, strict: bool = False) -> Segment:
     """The segment's speed and source span read again from the clip sampled densely (`fine_*`,
     4 fps say) against the source's frames at the index's rate.
 
@@ -489,11 +489,13 @@ def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.nd
     t = a + s / v. The speed 0.75-1.30 that fits them best (least weighted mean absolute deviation,
     each frame weighted by how much its place stands out) replaces the segment's where it takes
     SPEED_GAIN_S off the deviation and leaves at most SPEED_GAIN_SHARE of it; the source span then
-    follows the line. `edges=False` reads no speed whose fit is best at either end of the range,
-    where the true best may lie beyond it: frames that fit no speed of the range (placed through a
-    window, which compares fewer coefficients) run off to its ends. Too few placed frames to read
-    a speed (a still shot) leave the speed as it was, and those in the segment's first half pin
-    where it starts.
+    follows the line. Too few placed frames to read a speed (a still shot) leave the speed as it
+    was, and those in the segment's first half pin where it starts.
+
+    `strict`, for frames placed through a window (which compares fewer coefficients): no speed
+    whose fit is best at either end of the range is read, since frames that fit no speed of it run
+    off to its ends; and the segment is left as it was unless another speed is read, since a
+    window's few placed frames move a start as often away from the truth as towards it.
     """
     source_seconds = np.asarray(source_seconds, dtype=np.float64)
     s, t, w = _placed_frames(segment, np.asarray(fine_seconds, dtype=np.float64), _as_vectors(fine_vectors),
@@ -503,7 +505,7 @@ def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.nd
         deviations = [_deviation(s, t, w, v) for v in FINE_SPEEDS]
         best = int(np.argmin(deviations))
         own = _deviation(s, t, w, speed)
-        read = edges or 0 < best < len(FINE_SPEEDS) - 1
+        read = not strict or 0 < best < len(FINE_SPEEDS) - 1
         if read and own - deviations[best] >= SPEED_GAIN_S and deviations[best] <= SPEED_GAIN_SHARE * own:
             speed = float(FINE_SPEEDS[best])
     else:
@@ -512,7 +514,7 @@ def refine_speed(segment: Segment, fine_seconds: np.ndarray, fine_vectors: np.nd
         # alignment's line (drawn through the segment's middle) does.
         early = t - segment.query_start_s <= (segment.query_end_s - segment.query_start_s) / 2
         s, t, w = s[early], t[early], w[early]
-    if not len(s):
+    if not len(s) or strict and speed == segment.speed:
         return segment
     a = _weighted_median(t - s / speed, w)
     # The line may run past the source's ends (a clip that starts before it); its span does not.

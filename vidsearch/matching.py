@@ -248,25 +248,22 @@ def _window_matches(
     groups: dict[bytes, list[int]] = {}
     for i, w in enumerate(windows):
         groups.setdefault(w.keep.tobytes(), []).append(i)
+    framed = {}  # {(vid, window): (the source's vectors through the window, seconds)}
     for members in groups.values():
-        framed = {
+        group = {
             (vid, i): (windows[i].source(vectors), seconds) for vid, (seconds, vectors) in frames.items() for i in members
         }
-        aligned = align(windows[members[0]].clip(copy), framed, threshold=threshold / CROP_DISCOUNT, params=params)
+        framed |= group
+        aligned = align(windows[members[0]].clip(copy), group, threshold=threshold / CROP_DISCOUNT, params=params)
         for vid, (key, seg) in _best_per_source(aligned, CROP_DISCOUNT).items():
             if vid not in best or seg.score > best[vid][1].score:
                 best[vid] = (key, seg)
     matched = []
     for (vid, i), seg in best.values():
         w = windows[i]
-        if fine is not None:
-            seconds, vectors = frames[vid]
-            # Through a window, a speed read at the range's ends was wrong where it was not 1
-            # (extra corpus, docs/benchmarks.md): such a reading is no reading. And only a speed
-            # read moves the segment: at a speed it cannot read, the few frames placed through a
-            # window moved the start as often away from the truth as towards it (shared corpus).
-            timed = refine_speed(seg, fine[0], w.clip(fine[1]), seconds, w.source(vectors), params, edges=False)
-            seg = timed if timed.speed != seg.speed else seg
+        if fine is not None:  # strictly: through a window (docs/benchmarks.md, "Retimed crops again")
+            source, seconds = framed[vid, i]
+            seg = refine_speed(seg, fine[0], w.clip(fine[1]), seconds, source, params, strict=True)
         crop = Crop(x=round(w.x0, 3), width=round(w.width, 3), y=round(w.y0, 3), height=round(w.height, 3))
         matched.append((vid, flipped, None, crop, seg))
     return matched

@@ -66,13 +66,21 @@ def test_a_still_shot_keeps_what_the_alignment_said():
 
 def test_a_speed_at_the_ends_of_the_range_may_be_no_reading():
     # Played at 1.4x, faster than any speed read (0.75-1.30): the fit's best is the range's end.
-    # The whole picture reads it (a 1.25x clip often fits best there); without edges, the
-    # alignment's speed stands.
+    # The whole picture reads it (a 1.25x clip often fits best there); strictly (through a
+    # window), the alignment's speed stands.
     coarse, *rest = played(1.4)
     assert refine_speed(coarse, *rest).speed == 1.3
-    assert refine_speed(coarse, *rest, edges=False).speed == 1.0
-    assert refine_speed(replace(coarse, speed=1.25), *rest, edges=False).speed == 1.25
-    assert refine_speed(*played(1.2), edges=False).speed == pytest.approx(1.2, abs=0.02)
+    assert refine_speed(coarse, *rest, strict=True).speed == 1.0
+    assert refine_speed(replace(coarse, speed=1.25), *rest, strict=True).speed == 1.25
+    assert refine_speed(*played(1.2), strict=True).speed == pytest.approx(1.2, abs=0.02)
+
+
+def test_strictly_a_segment_moves_only_with_another_speed():
+    # At its own speed the clip's placed frames would move the start half a second (to 20.0);
+    # strictly, what the alignment said stands.
+    coarse, *rest = played(1.0)
+    assert refine_speed(coarse, *rest).source_start_s == pytest.approx(20.0, abs=0.2)
+    assert refine_speed(coarse, *rest, strict=True) == coarse
 
 
 def test_the_speed_the_alignment_read_stands_unless_the_frames_say_otherwise():
